@@ -23,7 +23,7 @@ __all__ = ['ALPACA_PROMPT', 'ALPACA_PROMPT_NO_INPUT', 'GUANACO_SPLIT', 'QNA_PROM
            'DATASETS', 'FILE_READERS', 'BadRecord', 'alpaca_style', 'guanaco_style', 'qna_style', 'qna_no_ctx_style',
            'text_style', 'format_record', 'clean_records', 'DatasetSpec', 'load_alpaca_sample', 'dummy_records',
            'load_hub', 'read_records', 'load_records', 'get_tokenizer', 'prompt_length', 'InstructionDataset',
-           'collate', 'make_dataloader']
+           'collate', 'make_dataloader', 'PackedDataset', 'padding_fraction']
 
 # %% ../nbs/06_data.ipynb #808de3ce
 class BadRecord(ValueError):
@@ -251,14 +251,52 @@ def collate(batch: list[dict], pad_id: int) -> dict:
 # %% ../nbs/06_data.ipynb #b37380d6
 def make_dataloader(dataset: Dataset, batch_size: int, rank: int, world_size: int, seed: int, pad_id: int,
                     shuffle: bool = True, gradient_accumulation_steps: int = 1, num_workers: int = 0) -> DataLoader:
-    "Loader of this rank's shard of `dataset`, trimmed to whole optimizer steps, padded per batch"
+    "Loader of this rank's shard of `dataset`, trimmed to whole optimizer steps, collated by `dataset.collate` or `collate`"
     need(batch_size > 0, f"--batch_size must be positive, got {batch_size}")
     need(gradient_accumulation_steps > 0, f"--gradient_accumulation_steps must be positive, got {gradient_accumulation_steps}")
     step = batch_size*world_size*gradient_accumulation_steps
     n = len(dataset)//step*step
     need(n > 0, f"the dataset has {len(dataset)} records, fewer than one optimizer step uses (--batch_size {batch_size} "
                 f"x {world_size} GPUs x --gradient_accumulation_steps {gradient_accumulation_steps} = {step}): lower these or use more data")
+    collate_fn = getattr(dataset, 'collate', collate)
     if n < len(dataset): dataset = Subset(dataset, range(n))
     sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=partial(collate, pad_id=pad_id),
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=partial(collate_fn, pad_id=pad_id),
                       num_workers=num_workers, drop_last=True)
+
+# %% ../nbs/06_data.ipynb #8920cc87
+class PackedDataset(Dataset):
+    "Samples of `dataset` concatenated into rows of `context_length` tokens, with per-sample `position_ids`"
+    def __init__(self, dataset: Dataset, context_length: int):
+        self.context_length, self.rows, row, n = context_length, [], [], 0
+        for i in range(len(dataset)):
+            k = len(dataset[i]['input_ids'])
+            need(k <= context_length, f"sample {i} has {k} tokens, more than --context_length {context_length}")
+            if n + k > context_length: self.rows.append(row); row, n = [], 0
+            row.append(i); n += k
+        if row: self.rows.append(row)
+        self.dataset = dataset
+
+    def __len__(self): return len(self.rows)
+
+    def __getitem__(self, r) -> dict:
+        ids, labels, pos = [], [], []
+        for i in self.rows[r]:
+            it = self.dataset[i]
+            ids += _as_list(it['input_ids']); pos += list(range(len(it['input_ids'])))
+            labels += [-100] + _as_list(it['labels'])[1:]
+        return dict(input_ids=ids, labels=labels, position_ids=pos)
+
+    @staticmethod
+    def collate(batch: list[dict], pad_id: int) -> dict:
+        "Stack packed rows, padding each to the longest row as one more segment (positions from 0, no labels)"
+        n = max(len(b['input_ids']) for b in batch)
+        pad = lambda x, v: x + v*(n - len(x))
+        return dict(input_ids=torch.tensor([pad(b['input_ids'], [pad_id]) for b in batch], dtype=torch.long),
+                    labels=torch.tensor([pad(b['labels'], [-100]) for b in batch], dtype=torch.long),
+                    position_ids=torch.tensor([b['position_ids'] + list(range(n - len(b['input_ids']))) for b in batch], dtype=torch.long))
+
+def padding_fraction(lengths: list, batch_size: int) -> float:
+    "Fraction of padding when rows of `lengths` tokens are batched in order, each batch padded to its longest"
+    batches = [lengths[i:i+batch_size] for i in range(0, len(lengths), batch_size)]
+    return 1 - sum(lengths)/sum(max(b)*len(b) for b in batches)

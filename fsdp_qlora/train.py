@@ -8,7 +8,8 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/train.html.md"""
 # %% ../nbs/08_train.ipynb #553fe641
 from __future__ import annotations
 import os, json, math, time, resource
-from dataclasses import dataclass, asdict, is_dataclass
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass, field, asdict, is_dataclass
 from functools import partial
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -21,29 +22,46 @@ from .quantize import QuantLinear
 from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, trainable_summary
 from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights
-from .data import load_records, InstructionDataset, make_dataloader, get_tokenizer
+from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer
 from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'Run', 'setup', 'load', 'adapt', 'shard', 'token_loss_sum', 'train_step', 'Logger', 'fit',
-           'trained_state', 'save', 'memory_report', 'make_loader', 'fsdp_main', 'load_unsharded']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'setup', 'load', 'adapt', 'shard',
+           'token_loss_sum', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler', 'make_profiler', 'MemorySnapshot',
+           'total_steps', 'fit', 'trained_state', 'save', 'memory_report', 'make_loader', 'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
-OPTIMIZERS = {
-    'adamw': lambda params, lr, wd: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
-    'adam':  lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
-    'sgd':   lambda params, lr, wd: torch.optim.SGD(params, lr=lr, weight_decay=wd),
-}
+@dataclass
+class OptimizerSpec:
+    "One `--optimizer`: the torch class, extra keyword arguments, whether it uses weight decay and fused kernels"
+    name: str
+    cls: type
+    kwargs: dict = field(default_factory=dict)
+    decay: bool = True
+    fused: bool = False
+
+    def make(self, params, lr: float, wd: float):
+        "The optimizer over `params`"
+        return self.cls(params, lr=lr, **({'weight_decay': wd} if self.decay else {}), **self.kwargs)
+
+OPTIMIZERS = {o.name: o for o in [
+    OptimizerSpec('adamw', torch.optim.AdamW),
+    OptimizerSpec('adam', torch.optim.Adam),
+    OptimizerSpec('sgd', torch.optim.SGD),
+    OptimizerSpec('adadelta', torch.optim.Adadelta),
+    OptimizerSpec('fused_adam', torch.optim.Adam, dict(fused=True), fused=True),
+    OptimizerSpec('fused_adamw', torch.optim.AdamW, dict(fused=True), fused=True),
+]}
 
 def _warmup(step, total): return min(1.0, (step + 1)/max(1, math.ceil(0.1*total)))
 
 SCHEDULES = {
-    'constant': lambda step, total: 1.0,
-    'linear':   lambda step, total: _warmup(step, total)*max(0.0, 1 - step/max(1, total)),
-    'cosine':   lambda step, total: _warmup(step, total)*(0.1 + 0.9*0.5*(1 + math.cos(math.pi*min(step, total)/max(1, total)))),
+    'constant': lambda step, total, min_frac=0.1: 1.0,
+    'linear':   lambda step, total, min_frac=0.1: _warmup(step, total)*max(0.0, 1 - step/max(1, total)),
+    'cosine':   lambda step, total, min_frac=0.1: _warmup(step, total)*(min_frac + (1 - min_frac)*0.5*(1 + math.cos(math.pi*min(step, total)/max(1, total)))),
 }
 
-# %% ../nbs/08_train.ipynb #f448b4ea
+# %% ../nbs/08_train.ipynb #850d6907
 @dataclass
 class Run:
     "The state shared by the steps of one training run on one rank"
@@ -55,18 +73,39 @@ class Run:
     prec: Precision
     train_type: TrainType
     mesh: object = None
+    no_sync: bool = False
+    act_offload: bool = False
+
+    def fwd_ctx(self):
+        "The forward's context: autocast, and activation offloading when asked"
+        ctx = ExitStack()
+        ctx.enter_context(self.prec.autocast_ctx(self.device))
+        if self.act_offload: ctx.enter_context(torch.autograd.graph.save_on_cpu(pin_memory=self.device.type == 'cuda'))
+        return ctx
+
+    def sync_grads(self, model, last: bool):
+        "With `no_sync`, reduce gradients only on the last micro-batch of a step"
+        if self.no_sync: model.set_requires_gradient_sync(last)
+
+def no_sync_wanted(cfg) -> bool:
+    "Skip gradient sync on micro-steps: as asked, forced on with CPU offload, never without accumulation"
+    if cfg.gradient_accumulation_steps == 1: return False
+    return bool(cfg.no_sync or cfg.use_cpu_offload)
 
 def setup(cfg, local_rank: int = 0) -> Run:
     "Join the process group, pick the device, seed, and build the device mesh"
     cuda = torch.cuda.is_available()
     if cuda: torch.cuda.set_device(local_rank)
-    if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
+    if not dist.is_initialized(): dist.init_process_group('cuda:nccl,cpu:gloo' if cuda else 'gloo')
     device = default_device(local_rank)
-    run = Run(cfg, dist.get_rank(), local_rank, dist.get_world_size(), device, PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type])
+    run = Run(cfg, dist.get_rank(), local_rank, dist.get_world_size(), device, PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type],
+              no_sync=no_sync_wanted(cfg), act_offload=cfg.use_activation_cpu_offload)
     run.prec.check(device)
     torch.manual_seed(cfg.seed)
     local_world = int(os.environ.get('LOCAL_WORLD_SIZE', torch.cuda.device_count() if cuda else run.world))
     run.mesh = make_mesh(SHARDINGS[cfg.sharding_strategy], device.type, run.world, local_world)
+    if device.type == 'cpu' and (cfg.use_cpu_offload or cfg.use_activation_cpu_offload):
+        rprint("Note: on the CPU, parameters and activations already live in host memory; the offload flags change nothing")
     return run
 
 # %% ../nbs/08_train.ipynb #c423795d
@@ -120,18 +159,23 @@ def token_loss_sum(logits, labels):
     "Summed next-token cross-entropy over positions whose label is not -100 (float32)"
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100, reduction='sum')
 
-def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = None) -> tuple[float, float | None]:
-    "One optimizer step over the micro-batches `micro`; returns (mean token loss, grad norm)"
-    dev = run.device
-    n_tok = torch.tensor(float(sum((b['labels'][:, 1:] != -100).sum() for b in micro)), device=dev)
-    dist.all_reduce(n_tok); n_tok.clamp_(min=1)
+def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = None, mem=None) -> dict:
+    "One optimizer step over the micro-batches `micro`; returns loss (mean per target token), tokens, grad norm"
+    dev, mem = run.device, mem or (lambda k: None)
+    counts = torch.tensor([float(sum((b['labels'][:, 1:] != -100).sum() for b in micro)),
+                           float(sum(b['input_ids'].numel() if 'position_ids' in b else b['attention_mask'].sum() for b in micro))], device=dev)
+    dist.all_reduce(counts); n_tok = counts[0].clamp(min=1)
     total = torch.zeros((), device=dev)
-    for b in micro:
-        b = {k: v.to(dev) for k, v in b.items()}
-        with run.prec.autocast_ctx(dev):
-            logits = model(input_ids=b['input_ids'], attention_mask=b['attention_mask']).logits
-        loss = token_loss_sum(logits, b['labels'])
+    for i, b in enumerate(micro):
+        b = {k: v.to(dev, non_blocking=True) for k, v in b.items()}
+        labels = b.pop('labels')
+        run.sync_grads(model, last=i == len(micro) - 1)
+        mem('before_forward')
+        with run.fwd_ctx(): logits = model(**b).logits
+        mem('after_forward')
+        loss = token_loss_sum(logits, labels)
         scaler.scale(loss*run.world/n_tok).backward()
+        mem('after_backward')
         total += loss.detach()
     scaler.unscale_(opt)
     gnorm = None
@@ -139,7 +183,7 @@ def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = N
     scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True)
     dist.all_reduce(total)
     gnorm = gnorm.full_tensor() if isinstance(gnorm, DTensor) else gnorm
-    return (total/n_tok).item(), (None if gnorm is None else float(gnorm))
+    return dict(loss=(total/n_tok).item(), tokens=int(counts[1]), grad_norm=None if gnorm is None else float(gnorm))
 
 # %% ../nbs/08_train.ipynb #d750cdc0
 class Logger:
@@ -156,40 +200,99 @@ class Logger:
     def log(self, step: int, **metrics):
         self.bar.update(1)
         if not self.on: return
-        if self.kind == 'tqdm': self.bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if v is not None})
-        elif self.kind == 'stdout': print(f"step {step}: " + ', '.join(f"{k} {v:.4g}" for k, v in metrics.items() if v is not None), flush=True)
-        elif self.wandb: self.wandb.log({k: v for k, v in metrics.items() if v is not None}, step=step)
+        metrics = {k: v for k, v in metrics.items() if v is not None}
+        if self.kind == 'tqdm': self.bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ('loss', 'lr', 'tok_s')})
+        elif self.kind == 'stdout': print(f"step {step}: " + ', '.join(f"{k} {v:.4g}" for k, v in metrics.items()), flush=True)
+        elif self.wandb: self.wandb.log(metrics, step=step)
 
     def close(self):
         self.bar.close()
         if self.wandb: self.wandb.finish()
 
+class MemoryMarks:
+    "GPU memory allocated at named points of the first micro-batch of a step (a no-op on the CPU)"
+    def __init__(self, device): self.on, self.marks = device.type == 'cuda', {}
+    def __call__(self, key):
+        if self.on and key not in self.marks: self.marks[key] = torch.cuda.memory_allocated()/2**30
+    def take(self) -> dict:
+        if not self.on: return {}
+        m = {f'mem_{k}_gib': v for k, v in self.marks.items()}
+        m.update(mem_peak_gib=torch.cuda.max_memory_allocated()/2**30, mem_reserved_gib=torch.cuda.memory_reserved()/2**30)
+        self.marks = {}
+        return m
+
 # %% ../nbs/08_train.ipynb #268bbe4e
+class NoProfiler:
+    "Stands in for the profiler when profiling is off"
+    def __enter__(self): return self
+    def __exit__(self, *a): pass
+    def step(self): pass
+
+def make_profiler(run: Run):
+    "A `torch.profiler.profile` for the profiling flags of `run.cfg`, or a `NoProfiler`"
+    cfg = run.cfg
+    if not cfg.profile: return NoProfiler()
+    from torch.profiler import profile, schedule, ProfilerActivity
+    out = Path(cfg.profiling_output); out.mkdir(parents=True, exist_ok=True)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if run.device.type == 'cuda' else [])
+    def ready(prof):
+        tag = f"rank{run.rank}_step{prof.step_num}"
+        if cfg.export_trace: prof.export_chrome_trace(str(out/f"trace_{tag}.json"))
+        if cfg.export_memory_timeline:
+            dev = str(run.device) if run.device.type == 'cuda' else 'cpu'
+            prof.export_memory_timeline(str(out/f"memory_timeline_{tag}.json.gz"), device=dev)
+        rprint(f"Profiler: wrote {tag} to {out}")
+    sched = schedule(skip_first=cfg.wait_steps, wait=cfg.profiling_frequency - cfg.warmup_steps - cfg.active_steps,
+                     warmup=cfg.warmup_steps, active=cfg.active_steps, repeat=cfg.repeat)
+    return profile(activities=acts, schedule=sched, on_trace_ready=ready, record_shapes=cfg.with_shapes or cfg.export_memory_timeline,
+                   with_stack=cfg.with_stack or cfg.export_memory_timeline, profile_memory=cfg.export_memory_timeline)
+
+class MemorySnapshot:
+    "With `--profile_memory`: record the CUDA allocator's history during the run, dump a snapshot per rank at the end"
+    def __init__(self, run: Run): self.run, self.on = run, bool(run.cfg.profile_memory) and run.device.type == 'cuda'
+    def __enter__(self):
+        if self.on: torch.cuda.memory._record_memory_history(max_entries=200_000)
+        return self
+    def __exit__(self, *a):
+        if not self.on: return
+        out = Path(self.run.cfg.profiling_output); out.mkdir(parents=True, exist_ok=True)
+        torch.cuda.memory._dump_snapshot(str(out/f"memory_snapshot_rank{self.run.rank}.pickle"))
+        torch.cuda.memory._record_memory_history(enabled=None)
+        rprint(f"Wrote CUDA memory snapshots to {out}")
+
+# %% ../nbs/08_train.ipynb #c4124453
 def _chunks(it, n):
     buf = []
     for x in it:
         buf.append(x)
         if len(buf) == n: yield buf; buf = []
 
+def total_steps(cfg, loader) -> int:
+    "Optimizer steps of the run: every epoch, or `--max_steps` if fewer"
+    per_epoch = len(loader)//cfg.gradient_accumulation_steps
+    return per_epoch*cfg.num_epochs if cfg.max_steps < 0 else min(cfg.max_steps, per_epoch*cfg.num_epochs)
+
 def fit(run: Run, model, loader) -> list[float]:
     "Train for `--num_epochs` (or `--max_steps`); returns the loss of each step"
     cfg = run.cfg
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = OPTIMIZERS[cfg.optimizer](params, cfg.lr, cfg.wd)
-    steps_per_epoch = len(loader)//cfg.gradient_accumulation_steps
-    total = steps_per_epoch*cfg.num_epochs if cfg.max_steps < 0 else min(cfg.max_steps, steps_per_epoch*cfg.num_epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(SCHEDULES[cfg.lr_scheduler], total=total))
-    scaler, log, losses = run.prec.make_scaler(run.device), Logger(cfg, total), []
+    opt = OPTIMIZERS[cfg.optimizer].make(params, cfg.lr, cfg.wd)
+    total = total_steps(cfg, loader)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(SCHEDULES[cfg.lr_scheduler], total=total, min_frac=cfg.min_lr_fraction))
+    scaler, log, mem, losses = run.prec.make_scaler(run.device), Logger(cfg, total), MemoryMarks(run.device), []
+    clip = cfg.grad_norm if cfg.apply_gradient_clipping else None
     model.train()
-    for epoch in range(cfg.num_epochs):
-        loader.sampler.set_epoch(epoch)
-        for micro in _chunks(loader, cfg.gradient_accumulation_steps):
-            t0 = time.perf_counter()
-            loss, gnorm = train_step(run, model, micro, opt, scaler, cfg.grad_norm if cfg.apply_gradient_clipping else None)
-            lr = sched.get_last_lr()[0]; sched.step(); losses.append(loss)
-            log.log(len(losses), loss=loss, lr=lr, grad_norm=gnorm, step_s=time.perf_counter() - t0)
+    with make_profiler(run) as prof, MemorySnapshot(run):
+        for epoch in range(cfg.num_epochs):
+            loader.sampler.set_epoch(epoch)
+            for micro in _chunks(loader, cfg.gradient_accumulation_steps):
+                t0 = time.perf_counter()
+                m = train_step(run, model, micro, opt, scaler, clip, mem)
+                lr = sched.get_last_lr()[0]; sched.step(); losses.append(m['loss']); prof.step()
+                dt = time.perf_counter() - t0
+                log.log(len(losses), loss=m['loss'], lr=lr, grad_norm=m['grad_norm'], step_s=dt, tok_s=m['tokens']/dt, **mem.take())
+                if len(losses) >= total: break
             if len(losses) >= total: break
-        if len(losses) >= total: break
     log.close()
     return losses
 
@@ -228,6 +331,7 @@ def make_loader(run: Run, path):
     tok = get_tokenizer(path)
     records, style = load_records(cfg.dataset, cfg.dataset_format, cfg.dataset_samples, cfg.seed)
     ds = InstructionDataset(records, tok, style, cfg.context_length, cfg.train_on_inputs)
+    if cfg.packing: ds = PackedDataset(ds, cfg.context_length)
     return make_dataloader(ds, cfg.batch_size, run.rank, run.world, cfg.seed, tok.pad_token_id,
                            gradient_accumulation_steps=cfg.gradient_accumulation_steps)
 
