@@ -33,6 +33,7 @@ class QuantBackend:
     dequantize: Callable    # (layer) -> W, (out, in) in the layer's compute dtype
     defaults: dict = field(default_factory=dict)
     flags: dict = field(default_factory=dict)   # CLI flag -> the option it sets
+    bits: tuple = (4,)                          # the widths it quantizes to (`--n_bits` values, where it takes that flag)
     check: Callable = lambda **opts: None       # (**opts) -> None, raises ConfigError for bad option values
     title: str = ''                             # how error messages name the backend
     requires: str = ''                          # module that must import (optional extras)
@@ -120,7 +121,7 @@ def _hqq_matmul(x, m):
 
 QUANT_BACKENDS['hqq'] = QuantBackend('hqq', _hqq_quantize, _hqq_shapes, _hqq_matmul, _hqq_dequantize,
                                      defaults=dict(nbits=4, group_size=64), flags=dict(n_bits='nbits', hqq_group_size='group_size'),
-                                     check=_hqq_check, title='HQQ', requires='hqq', install_hint="pip install 'fsdp_qlora[hqq]'")
+                                     bits=HQQ_BITS, check=_hqq_check, title='HQQ', requires='hqq', install_hint="pip install 'fsdp_qlora[hqq]'")
 
 # %% ../nbs/02_quantize.ipynb #a9ab286c
 QUANT_FLAGS = ('n_bits', 'hqq_group_size')
