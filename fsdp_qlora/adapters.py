@@ -114,6 +114,7 @@ TRAIN_TYPES = {
     'qlora':        TrainType('bnb', 'peft_lora'),
     'custom_lora':  TrainType(None,  'lora'),
     'custom_qlora': TrainType('bnb', 'lora'),
+    'hqq_lora':     TrainType('hqq', 'lora'),
 }
 
 # %% ../nbs/03_adapters.ipynb #1dda177e

@@ -17,13 +17,13 @@ import torch
 import torch.multiprocessing as mp
 from fastcore.script import anno_parser, bool_arg, call_parse
 from .core import *
-from .quantize import QUANT_BACKENDS
+from .quantize import QUANT_BACKENDS, quant_options
 from .adapters import TRAIN_TYPES, LORA_TARGETS
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS
 from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
-from .load import resolve_model, weight_files
+from .load import resolve_model, weight_files, check_saved_quant
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
 def _choices(table): return dict(choices=list(table))
@@ -49,6 +49,10 @@ def fsdp_qlora_train(
     low_memory: bool_arg = True, # Only rank 0 reads the checkpoint (into CPU memory); the others receive their shards from it
     precision: Annotated[str, _choices(PRECISIONS)] = 'bf16', # Storage and compute dtypes (see the precision notebook)
     model_name: str = 'meta-llama/Llama-2-7b-hf', # A local checkpoint folder or a hub id in the local Hugging Face cache
+    n_bits: int = 4, # Bits per weight of HQQ train types: 1, 2, 3, 4 or 8 (bitsandbytes is always 4)
+    hqq_group_size: int = 64, # Weights per HQQ scale/zero group (a multiple of 8)
+    loading_workers: int = -1, # Threads quantizing tensors while loading; -1 picks from CPU count, GPU memory and model size
+    save_quantized_to: str = None, # Also save the quantized base to this folder; pass it as --model_name later to skip quantizing
     save_model: bool_arg = False, # Save the trained weights (the adapter for LoRA types) to output_dir
     output_dir: str = 'output', # Where to save
     lora_rank: int = 64, # LoRA rank r
@@ -113,7 +117,13 @@ def validate(cfg):
     need(cfg.dataset_format is None or cfg.dataset_format in PROMPT_STYLES, f"--dataset_format must be one of {', '.join(PROMPT_STYLES)}")
     need(cfg.dataset in DATASETS or os.path.exists(cfg.dataset),
          f"--dataset {cfg.dataset!r} is neither a known dataset ({', '.join(DATASETS)}) nor an existing file or folder")
-    weight_files(resolve_model(cfg.model_name))
+    path = resolve_model(cfg.model_name)
+    weight_files(path)
+    quant = TRAIN_TYPES[cfg.train_type].quant
+    opts = quant_options(quant, cfg, TrainConfig())
+    check_saved_quant(path, quant, opts)
+    need(cfg.loading_workers == -1 or cfg.loading_workers > 0, f"--loading_workers must be positive or -1 (auto), got {cfg.loading_workers}")
+    need(not cfg.save_quantized_to or quant, f"--save_quantized_to needs a quantized train type (one of: {', '.join(k for k, t in TRAIN_TYPES.items() if t.quant)})")
     prec, cuda = PRECISIONS[cfg.precision], torch.cuda.is_available()
     if cuda: prec.check(torch.device('cuda', 0))
     need(0 <= cfg.min_lr_fraction <= 1, f"--min_lr_fraction must be in [0, 1], got {cfg.min_lr_fraction}")

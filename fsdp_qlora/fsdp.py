@@ -22,7 +22,7 @@ from .precision import Precision, PRECISIONS, apply_precision
 
 # %% auto #0
 __all__ = ['SHARDINGS', 'FAMILIES', 'Sharding', 'make_mesh', 'decoder_layers', 'shard_model', 'capture_real', 'materialize',
-           'check_model', 'bit_exact_check', 'run_torchrun']
+           'check_model', 'quant_variants', 'bit_exact_check', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -116,16 +116,29 @@ def _every_byte(qt: dict) -> dict:
     raw.copy_((torch.arange(raw.numel(), device=raw.device) % 256).to(torch.uint8))
     return qt
 
-def bit_exact_check(device=None, out_features: int = 256, in_features: int = 512) -> dict:
-    "For each backend × precision: do quantized bytes and outputs survive `fully_shard` + all-gather exactly?"
+def quant_variants(backends=None, bits=None) -> list:
+    "(label, backend, options) for each backend (default: those installed) at each of its widths (or those of `bits` it has)"
+    out = []
+    for b in backends or QUANT_BACKENDS:
+        row = QUANT_BACKENDS[b]
+        if backends is None:
+            try: row.require()
+            except ConfigError as e: rprint(f"skipping {b}: {e}"); continue
+        else: row.require()
+        widths = [n for n in row.bits if bits is None or n in bits] if 'n_bits' in row.flags else [None]
+        out += [(f"{b}{n}" if n else b, b, {row.flags['n_bits']: n} if n else {}) for n in widths]
+    return out
+
+def bit_exact_check(device=None, out_features: int = 256, in_features: int = 512, backends=None, bits=None) -> dict:
+    "For each backend (and bit width) × precision: do quantized bytes and outputs survive `fully_shard` + all-gather exactly?"
     from fsdp_qlora.adapters import LoRA
     device = torch.device(device or default_device(int(os.environ.get('LOCAL_RANK', 0))))
     mesh = init_device_mesh(device.type, (world_size(),))
     results = {}
-    for bname in QUANT_BACKENDS:
+    for label, bname, opts in quant_variants(backends, bits):
         for pname, prec in PRECISIONS.items():
             torch.manual_seed(0)
-            layer = QuantLinear(in_features, out_features, backend=bname, compute_dtype=prec.compute_dtype)
+            layer = QuantLinear(in_features, out_features, backend=bname, compute_dtype=prec.compute_dtype, **opts)
             qt = _every_byte(quantize_weight(layer, torch.randn(out_features, in_features, dtype=prec.compute_dtype)))
             load_quantized(layer, qt)
             model = apply_precision(nn.Sequential(LoRA(layer, r=8, alpha=16, dropout=0.)), prec)
@@ -145,15 +158,22 @@ def bit_exact_check(device=None, out_features: int = 256, in_features: int = 512
             with torch.no_grad(), prec.autocast_ctx(device): out = model(x)
             h.remove()
             same = {n: torch.equal(seen[n].view(torch.uint8), full[f'0.base_layer.{n}'].view(torch.uint8)) for n in seen}
-            results[f'{bname}/{pname}'] = dict(tensors_equal=all(same.values()), output_equal=torch.equal(out, ref),
-                                               bytes_changed=int((seen['weight'].view(torch.uint8) != full['0.base_layer.weight'].view(torch.uint8)).sum()))
+            codes = layer.quant_names()[0]
+            got, want = seen[codes].view(torch.uint8), full[f'0.base_layer.{codes}'].view(torch.uint8)
+            results[f'{label}/{pname}'] = dict(tensors_equal=all(same.values()), output_equal=torch.equal(out, ref),
+                                               bytes_changed=int((got != want).sum()), byte_values=int(want.unique().numel()))
     return results
 
 def _bit_exact_main():
+    import argparse
+    ap = argparse.ArgumentParser(prog='python -m fsdp_qlora.fsdp', description='FSDP2 bit-exactness self-check of the quantized layers')
+    ap.add_argument('--backends', default=None, help='comma-separated backends (default: every installed one)')
+    ap.add_argument('--bits', default=None, help='comma-separated bit widths for backends that take --n_bits (default: all)')
+    a = ap.parse_args()
     backend = 'nccl' if torch.cuda.is_available() else 'gloo'
     if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     dist.init_process_group(backend)
-    res = bit_exact_check()
+    res = bit_exact_check(backends=a.backends and a.backends.split(','), bits=a.bits and [int(b) for b in a.bits.split(',')])
     if is_rank0():
         for k, v in res.items(): print(f"{k:32s} {'intact' if v['tensors_equal'] and v['output_equal'] else 'CORRUPTED'}  {v}", flush=True)
         if os.environ.get('FSDP_QLORA_CHECK_OUT'): Path(os.environ['FSDP_QLORA_CHECK_OUT']).write_text(json.dumps(res))

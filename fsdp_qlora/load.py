@@ -7,18 +7,21 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/load.html.md"""
 
 # %% ../nbs/05_load.ipynb #dec5004b
 from __future__ import annotations
-import json
+import os, json, shutil, ctypes, ctypes.util
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import torch, torch.nn as nn
 from safetensors import safe_open
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForCausalLM
 from accelerate import init_empty_weights
 from .core import *
-from .quantize import QuantLinear, quantize_weight, quantize_linears
+from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_linears
 
 # %% auto #0
-__all__ = ['resolve_model', 'weight_files', 'empty_model', 'load_weights']
+__all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'empty_model', 'loading_workers', 'saved_quant', 'check_saved_quant',
+           'load_weights', 'save_quantized', 'write_random_checkpoint']
 
 # %% ../nbs/05_load.ipynb #bd348b5b
 def resolve_model(name: str) -> Path:
@@ -62,30 +65,140 @@ def empty_model(path: Path, dtype: torch.dtype = torch.bfloat16, quant: str | No
     return model
 
 # %% ../nbs/05_load.ipynb #4a8fbb0e
+def loading_workers(n: int, model: nn.Module, device='cpu') -> int:
+    "Threads for `--loading_workers n`: `n` itself, or for -1 a count from CPUs, memory and the model's tensors"
+    need(n == -1 or n > 0, f"--loading_workers must be positive or -1 (auto), got {n}")
+    if n > 0: return n
+    sizes = [m.in_features*m.out_features for m in model.modules() if isinstance(m, QuantLinear)]
+    if not sizes: return 1
+    device = torch.device(device)
+    if device.type == 'cuda': free = torch.cuda.mem_get_info(device)[0]
+    else:
+        import psutil
+        free = psutil.virtual_memory().available
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    return int(max(1, min(cpus, 8, len(sizes), free//(32*max(sizes)))))
+
+# %% ../nbs/05_load.ipynb #41cb7567
+QUANT_CONFIG = 'fsdp_qlora_quant.json'
+
+def saved_quant(path) -> dict | None:
+    "The quantization recorded in a folder written by `save_quantized`, or None for a plain checkpoint"
+    f = Path(path)/QUANT_CONFIG
+    return json.loads(f.read_text()) if f.exists() else None
+
+def check_saved_quant(path, backend: str | None, opts: dict):
+    "Fail unless a saved quantized base at `path` (if it is one) matches `backend` with `opts`"
+    saved = saved_quant(path)
+    if saved is None: return
+    row = QUANT_BACKENDS.get(saved['backend'])
+    flags = ' '.join(f"--{f} {saved['options'][o]}" for f, o in (row.flags if row else {}).items())
+    how = f"a train type of backend {saved['backend']}" + (f" with {flags}" if flags else '')
+    need(backend, f"--model_name {path} holds a base quantized with {saved['backend']} {saved['options']}: use {how}")
+    want = {**QUANT_BACKENDS[backend].defaults, **opts}
+    need(saved['backend'] == backend and saved['options'] == want,
+         f"--model_name {path} was quantized with {saved['backend']} {saved['options']}, but this run asks for {backend} {want}: use {how}")
+
+_libc = ctypes.CDLL(ctypes.util.find_library('c'))
+def _trim_heap():
+    "Return freed C-heap memory to the OS (glibc keeps freed blocks below its mmap threshold, up to 32 MB, in its arenas)"
+    if hasattr(_libc, 'malloc_trim'): _libc.malloc_trim(0)
+
+def _open_shard(f: Path):
+    try: return safe_open(f, 'pt', device='cpu')
+    except Exception as e: raise ConfigError(f"cannot read {f}: {e} (truncated or corrupt file?)") from None
+
+def _load_tensor(sf, f, k, mod, mod_name, pname, expected, prequant, device, keep_on) -> dict:
+    "Read tensor `k` from the open shard `sf`; returns what the model keeps of it (quantized for a `QuantLinear` weight)"
+    try: t = sf.get_tensor(k)
+    except Exception as e: raise ConfigError(f"cannot read tensor {k} from {f}: {e}") from None
+    if isinstance(mod, QuantLinear) and pname == 'weight' and not prequant:
+        need(tuple(t.shape) == (mod.out_features, mod.in_features),
+             f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {(mod.out_features, mod.in_features)}")
+        qt = {f"{mod_name}.{qn}": q.to(keep_on) for qn, q in quantize_weight(mod, t.to(device, mod.compute_dtype)).items()}
+        if torch.device(device).type == 'cpu': del t; _trim_heap()
+        return qt
+    ref = expected[k]
+    need(t.shape == ref.shape, f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {tuple(ref.shape)}")
+    if isinstance(mod, QuantLinear) and pname in mod.quant_names():
+        need(t.dtype == torch.float32, f"quantized tensor {k} in {f.name} is {t.dtype}; it must be float32-stored bytes")
+    return {k: t.to(keep_on, ref.dtype, copy=True)}   # a copy: `t` lives in the memory map of the whole shard file
+
+# %% ../nbs/05_load.ipynb #bbccdca5
 @torch.no_grad()
-def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', progress: bool = True) -> dict:
+def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', workers: int = 1, progress: bool = True) -> dict:
     "Stream the safetensors weights at `path` into a state dict for `model`, quantizing `QuantLinear` weights on `device`"
-    modules, sd = dict(model.named_modules()), {}
-    expected = {n: p for n, p in model.named_parameters()}
+    path, modules, sd = Path(path), dict(model.named_modules()), {}
+    expected = dict(model.named_parameters())
+    prequant = saved_quant(path) is not None
+    if prequant:
+        ql = next((m for m in model.modules() if isinstance(m, QuantLinear)), None)
+        check_saved_quant(path, ql and ql.backend.name, ql.opts if ql else {})
     files = weight_files(path)
-    for f in tqdm(files, desc='Loading shards', disable=not (progress and is_rank0())):
-        try: sf_ctx = safe_open(f, 'pt', device='cpu')
-        except Exception as e: raise ConfigError(f"cannot read {f}: {e} (truncated or corrupt file?)") from None
-        with sf_ctx as sf:
-            for k in sf.keys():
-                mod_name, _, pname = k.rpartition('.')
-                mod = modules.get(mod_name)
-                if mod is None or k not in expected and not isinstance(mod, QuantLinear): continue  # e.g. saved rotary buffers
-                try: t = sf.get_tensor(k)
-                except Exception as e: raise ConfigError(f"cannot read tensor {k} from {f}: {e}") from None
-                if isinstance(mod, QuantLinear) and pname == 'weight':
-                    need(tuple(t.shape) == (mod.out_features, mod.in_features),
-                         f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {(mod.out_features, mod.in_features)}")
-                    for qn, q in quantize_weight(mod, t.to(device, mod.compute_dtype)).items(): sd[f"{mod_name}.{qn}"] = q.to(keep_on)
-                else:
-                    ref = expected[k]
-                    need(t.shape == ref.shape, f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {tuple(ref.shape)}")
-                    sd[k] = t.to(keep_on, ref.dtype)
+    with ThreadPoolExecutor(loading_workers(workers, model, device)) as pool:
+        for f in tqdm(files, desc='Loading shards', disable=not (progress and is_rank0())):
+            with _open_shard(f) as sf:
+                jobs = []
+                for k in sf.keys():
+                    mod_name, _, pname = k.rpartition('.')
+                    mod = modules.get(mod_name)
+                    quant_src = isinstance(mod, QuantLinear) and pname == 'weight' and not prequant
+                    if mod is None or k not in expected and not quant_src: continue   # e.g. saved rotary buffers
+                    jobs.append(pool.submit(_load_tensor, sf, f, k, mod, mod_name, pname, expected, prequant, device, keep_on))
+                try:
+                    for j in jobs: sd.update(j.result())
+                except BaseException:
+                    for j in jobs: j.cancel()
+                    for j in jobs: j.exception() if not j.cancelled() else None  # let running reads finish before the file closes
+                    raise
     missing = [n for n in expected if n not in sd]
-    need(not missing, f"the checkpoint at {path} lacks {len(missing)} tensors the model needs, e.g. {missing[:3]}")
+    need(not missing, f"the checkpoint at {path} lacks {len(missing)} tensors the model needs: {', '.join(missing[:5])}")
     return sd
+
+# %% ../nbs/05_load.ipynb #e373a205
+_WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.pt', '.pth', '.index.json', '.ckpt', '.h5', '.msgpack')
+
+def save_quantized(sd: dict, src: Path, out, model: nn.Module, shard_bytes: int = 2**31) -> Path:
+    "Write the quantized state dict `sd` of `model` (loaded from `src`) as a checkpoint folder `out` that loads without re-quantizing"
+    layers = [m for m in model.modules() if isinstance(m, QuantLinear)]
+    need(layers, "--save_quantized_to needs a quantized train type")
+    groups, size = [[]], 0
+    for k, t in sd.items():
+        nb = t.numel()*t.element_size()
+        if groups[-1] and size + nb > shard_bytes: groups.append([]); size = 0
+        groups[-1].append(k); size += nb
+    out, weight_map = Path(out), {}
+    with atomic_path(out, is_dir=True) as tmp:
+        for i, names in enumerate(groups):
+            fname = f"model-{i+1:05d}-of-{len(groups):05d}.safetensors"
+            save_file({k: sd[k].detach().to('cpu').contiguous() for k in names}, str(tmp/fname), metadata={'format': 'pt'})
+            weight_map.update({k: fname for k in names})
+        total = sum(t.numel()*t.element_size() for t in sd.values())
+        (tmp/'model.safetensors.index.json').write_text(json.dumps(dict(metadata=dict(total_size=total), weight_map=weight_map), indent=1))
+        for f in Path(src).iterdir():
+            if f.is_file() and not f.name.endswith(_WEIGHT_SUFFIXES) and f.name != QUANT_CONFIG: shutil.copy(f, tmp/f.name)
+        (tmp/QUANT_CONFIG).write_text(json.dumps(dict(backend=layers[0].backend.name, options=layers[0].opts, source=str(src)), indent=1))
+    return out
+
+# %% ../nbs/05_load.ipynb #d8000a43
+def write_random_checkpoint(path, config, shard_bytes: int = 2**30, dtype=torch.bfloat16, seed: int = 0, device='cpu') -> Path:
+    "Write a sharded safetensors checkpoint of `config` with random weights to `path`, one shard in memory at a time"
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    config.save_pretrained(path)
+    with init_empty_weights(include_buffers=True): model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    shapes = [(n, p.shape) for n, p in model.named_parameters()]
+    groups, size = [[]], 0
+    for n, shape in shapes:
+        nb = shape.numel()*dtype.itemsize
+        if groups[-1] and size + nb > shard_bytes: groups.append([]); size = 0
+        groups[-1].append((n, shape)); size += nb
+    g, weight_map = torch.Generator(device).manual_seed(seed), {}
+    for i, group in enumerate(groups):
+        fname = f"model-{i+1:05d}-of-{len(groups):05d}.safetensors"
+        tensors = {n: (torch.ones(s, dtype=dtype) if len(s) == 1 else
+                       torch.randn(s, generator=g, device=device).mul_(0.02).to('cpu', dtype)) for n, s in group}
+        save_file(tensors, str(path/fname), metadata={'format': 'pt'}); del tensors
+        weight_map.update({n: fname for n, _ in group})
+    total = sum(s.numel()*dtype.itemsize for _, s in shapes)
+    (path/'model.safetensors.index.json').write_text(json.dumps(dict(metadata=dict(total_size=total), weight_map=weight_map), indent=1))
+    return path

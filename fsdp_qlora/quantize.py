@@ -1,5 +1,5 @@
-"""A frozen `nn.Linear` replacement that holds its weight as packed 4-bit codes, one table row per
-quantization backend, and the function that swaps it into any model.
+"""A frozen `nn.Linear` replacement that holds its weight as packed low-bit codes (bitsandbytes NF4, HQQ
+1–8 bit), one table row per quantization backend, and the function that swaps it into any model.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/quantize.html.md"""
 
@@ -7,7 +7,9 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/quantize.html.md"""
 
 # %% ../nbs/02_quantize.ipynb #9fe117f3
 from __future__ import annotations
+import importlib
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 import torch, torch.nn as nn
 import bitsandbytes as bnb
@@ -17,7 +19,8 @@ from fastcore.basics import store_attr
 from .core import *
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'QuantBackend', 'nf4_code', 'QuantLinear', 'quantize_weight', 'load_quantized', 'quantize_linears']
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'QuantBackend', 'nf4_code', 'quant_options', 'QuantLinear',
+           'quantize_weight', 'load_quantized', 'quantize_linears']
 
 # %% ../nbs/02_quantize.ipynb #c738bbbe
 @dataclass
@@ -29,7 +32,20 @@ class QuantBackend:
     matmul: Callable        # (x, layer) -> x @ W.T, differentiable in x
     dequantize: Callable    # (layer) -> W, (out, in) in the layer's compute dtype
     defaults: dict = field(default_factory=dict)
+    flags: dict = field(default_factory=dict)   # CLI flag -> the option it sets
+    bits: tuple = (4,)                          # the widths it quantizes to (`--n_bits` values, where it takes that flag)
+    check: Callable = lambda **opts: None       # (**opts) -> None, raises ConfigError for bad option values
+    title: str = ''                             # how error messages name the backend
+    requires: str = ''                          # module that must import (optional extras)
     install_hint: str = ''
+
+    def require(self):
+        "Fail with the install command unless the backend's library imports"
+        if not self.requires: return self
+        try: importlib.import_module(self.requires)
+        except ImportError: raise ConfigError(f"the {self.title or self.name} backend needs the `{self.requires}` package, "
+                                              f"which is not installed: {self.install_hint}") from None
+        return self
 
 QUANT_BACKENDS: dict[str, QuantBackend] = {}
 
@@ -58,7 +74,70 @@ def _bnb_matmul(x, m): return bnb.matmul_4bit(x, m.weight.t(), quant_state=_bnb_
 def _bnb_dequantize(m): return bnbF.dequantize_4bit(m.weight, _bnb_state(m, m.compute_dtype))
 
 QUANT_BACKENDS['bnb'] = QuantBackend('bnb', _bnb_quantize, _bnb_shapes, _bnb_matmul, _bnb_dequantize,
-                                     defaults=dict(blocksize=64))
+                                     defaults=dict(blocksize=64), title='bitsandbytes NF4 (always 4-bit, blocks of 64)')
+
+# %% ../nbs/02_quantize.ipynb #d8b0768c
+HQQ_BITS = (1, 2, 3, 4, 8)
+
+def _hqq_params(nbits, group_size):
+    "HQQ's own default weight-quantization parameters for `nbits`, `group_size`"
+    from hqq.core.quantize import BaseQuantizeConfig
+    return BaseQuantizeConfig(nbits=nbits, group_size=group_size)['weight_quant_params']
+
+def _hqq_quantize(w, nbits=4, group_size=64):
+    from hqq.core.quantize import Quantizer
+    W_q, meta = Quantizer.quantize(w, device=w.device, compute_dtype=w.dtype, **_hqq_params(nbits, group_size))
+    return dict(W_q=W_q.contiguous().view(torch.float32), scale=meta['scale'].float(), zero=meta['zero'].float())
+
+def _hqq_check(nbits=4, group_size=64):
+    need(nbits in HQQ_BITS, f"--n_bits {nbits}: HQQ layers here take {', '.join(map(str, HQQ_BITS))} bits")
+    need(group_size > 0 and group_size % 8 == 0, f"--hqq_group_size {group_size} must be a positive multiple of 8")
+
+def _hqq_shapes(out_f, in_f, nbits=4, group_size=64):
+    _hqq_check(nbits, group_size)
+    need(out_f*in_f % group_size == 0, f"a {out_f}x{in_f} weight does not split into HQQ groups of {group_size} (--hqq_group_size)")
+    rows = out_f*in_f//group_size
+    if nbits == 3: return dict(W_q=(-(-rows//10), group_size), scale=(rows, 1), zero=(rows, 1))
+    need(rows % (8//nbits) == 0, f"a {out_f}x{in_f} weight has {rows} HQQ groups of {group_size}, which {nbits}-bit packing "
+         f"needs to be a multiple of {8//nbits}: change --hqq_group_size")
+    return dict(W_q=(rows*nbits//8, group_size//4), scale=(rows, 1), zero=(rows, 1))
+
+def _hqq_meta(m, dtype) -> dict:
+    "The `meta` dict HQQ's `Quantizer.dequantize` reads, built from `m`'s tensors"
+    from hqq.core.quantize import Quantizer
+    nbits, g = m.opts['nbits'], m.opts['group_size']
+    packing = Quantizer.bit_to_packing[nbits]
+    return dict(nbits=nbits, group_size=g, shape=torch.Size((m.out_features, m.in_features)), axis=_hqq_params(nbits, g)['axis'],
+                packing=packing, unpack_view_dtype=Quantizer.unpack_view_dtype[packing], view_as_float=True,
+                compute_dtype=dtype, scale=m.scale.to(dtype), zero=m.zero.to(dtype))
+
+def _hqq_dequantize(m, dtype=None):
+    from hqq.core.quantize import Quantizer
+    return Quantizer.dequantize(m.W_q, _hqq_meta(m, dtype or m.compute_dtype))
+
+def _hqq_matmul(x, m):
+    from hqq.core.quantize import HQQMatmulNoCacheDeq
+    return HQQMatmulNoCacheDeq.apply(x, partial(_hqq_dequantize, m, x.dtype), None)
+
+QUANT_BACKENDS['hqq'] = QuantBackend('hqq', _hqq_quantize, _hqq_shapes, _hqq_matmul, _hqq_dequantize,
+                                     defaults=dict(nbits=4, group_size=64), flags=dict(n_bits='nbits', hqq_group_size='group_size'),
+                                     bits=HQQ_BITS, check=_hqq_check, title='HQQ', requires='hqq', install_hint="pip install 'fsdp_qlora[hqq]'")
+
+# %% ../nbs/02_quantize.ipynb #a9ab286c
+QUANT_FLAGS = ('n_bits', 'hqq_group_size')
+
+def quant_options(backend: str | None, cfg, defaults=None) -> dict:
+    "Options of `backend` set by `cfg`'s quantization flags; with `defaults`, a flag the backend ignores must keep its default"
+    row = QUANT_BACKENDS[backend] if backend else None
+    takes = row.flags if row else {}
+    vals = {f: getattr(cfg, f) for f in QUANT_FLAGS if hasattr(cfg, f)}
+    for f, v in vals.items():
+        d = getattr(defaults, f, v)
+        need(f in takes or v == d, f"--{f} {v} has no effect with " + (f"the {row.title or row.name} backend" if row else
+             "an unquantized train type") + f": leave it at {d}, or use an HQQ train type (hqq_lora)")
+    opts = {takes[f]: v for f, v in vals.items() if f in takes}
+    if row: row.require().check(**{**row.defaults, **opts})
+    return opts
 
 # %% ../nbs/02_quantize.ipynb #88b99b46
 class QuantLinear(nn.Module):
@@ -68,7 +147,7 @@ class QuantLinear(nn.Module):
         super().__init__()
         need(backend in QUANT_BACKENDS, f"unknown quantization backend {backend!r}: choose from {list(QUANT_BACKENDS)}")
         store_attr('in_features,out_features,compute_dtype')
-        self.backend = QUANT_BACKENDS[backend]
+        self.backend = QUANT_BACKENDS[backend].require()
         self.opts = {**self.backend.defaults, **opts}
         for n, shape in self.backend.shapes(out_features, in_features, **self.opts).items():
             self.register_parameter(n, nn.Parameter(torch.empty(shape, dtype=torch.float32, device=device), requires_grad=False))
@@ -98,8 +177,12 @@ def quantize_weight(layer: QuantLinear, w: torch.Tensor) -> dict:
 
 @torch.no_grad()
 def load_quantized(layer: QuantLinear, qt: dict):
-    "Copy quantized tensors (from `quantize_weight`) into `layer` in place"
-    for n, t in qt.items(): getattr(layer, n).data = t.to(getattr(layer, n).device) if not getattr(layer, n).is_meta else t
+    "Put quantized tensors (from `quantize_weight`) into `layer`, checking names, shapes and dtype"
+    need(set(qt) == set(layer.quant_names()), f"quantized tensors {sorted(qt)} do not match the layer's {layer.quant_names()}")
+    for n, t in qt.items():
+        p = getattr(layer, n)
+        need(t.shape == p.shape and t.dtype == torch.float32, f"quantized tensor {n} is {t.dtype}{tuple(t.shape)}, the layer holds float32{tuple(p.shape)}")
+        p.data = t if p.is_meta else t.to(p.device)
 
 # %% ../nbs/02_quantize.ipynb #09384992
 def _matches(name: str, patterns) -> bool: return any(name == p or name.endswith('.'+p) for p in patterns)

@@ -18,10 +18,10 @@ from torch.distributed.tensor import DTensor
 from tqdm.auto import tqdm
 from safetensors.torch import save_file
 from .core import *
-from .quantize import QuantLinear
+from .quantize import QuantLinear, quant_options
 from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, trainable_summary
 from .precision import PRECISIONS, Precision, apply_precision
-from .load import resolve_model, empty_model, load_weights
+from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer
 from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model
 
@@ -112,13 +112,14 @@ def setup(cfg, local_rank: int = 0) -> Run:
 def load(run: Run):
     "Empty model (quantized layers swapped in) and the checkpoint's tensors this rank holds"
     cfg, path = run.cfg, resolve_model(run.cfg.model_name)
-    model = empty_model(path, run.prec.param_dtype, run.train_type.quant)
+    model = empty_model(path, run.prec.param_dtype, run.train_type.quant, **quant_options(run.train_type.quant, cfg))
     apply_precision(model, run.prec)
     reads = run.rank == 0 or not cfg.low_memory
     keep_on = 'cpu' if cfg.low_memory else run.device
     t0 = time.perf_counter()
-    loaded = load_weights(path, model, device=run.device, keep_on=keep_on) if reads else {}
+    loaded = load_weights(path, model, device=run.device, keep_on=keep_on, workers=cfg.loading_workers) if reads else {}
     rprint(f"Loaded {path.name} in {time.perf_counter() - t0:.1f}s")
+    if cfg.save_quantized_to and run.rank == 0: rprint(f"Saved the quantized base to {save_quantized(loaded, path, cfg.save_quantized_to, model)}")
     return model, loaded, path
 
 # %% ../nbs/08_train.ipynb #b7a3c8a1
@@ -357,7 +358,7 @@ def load_unsharded(cfg, trained=None, device='cpu') -> nn.Module:
     from safetensors.torch import load_file
     run = Run(cfg, 0, 0, 1, torch.device(device), PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type])
     path = resolve_model(cfg.model_name)
-    model = apply_precision(empty_model(path, run.prec.param_dtype, run.train_type.quant), run.prec)
+    model = apply_precision(empty_model(path, run.prec.param_dtype, run.train_type.quant, **quant_options(run.train_type.quant, cfg)), run.prec)
     loaded = load_weights(path, model, device=device, keep_on=device, progress=False)
     model, loaded, _ = adapt(run, model, loaded)
     tr = load_file(str(trained)) if trained else {}
