@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 from fastcore.script import anno_parser, bool_arg, call_parse
 from .core import *
 from .quantize import QUANT_BACKENDS
-from .adapters import TRAIN_TYPES, LORA_TARGETS
+from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS
 from .data import DATASETS, PROMPT_STYLES
@@ -67,6 +67,7 @@ def fsdp_qlora_train(
     master_port: str = '12355', # Port of rank 0
     seed: int = 42, # Random seed
     max_steps: int = -1, # Stop after this many optimizer steps (-1: run every epoch)
+    llama_pro_path: str = None, # Expanded checkpoint (from fsdp_qlora_expand) that the *_llama_pro train types train
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -96,7 +97,15 @@ def validate(cfg):
     need(cfg.dataset_format is None or cfg.dataset_format in PROMPT_STYLES, f"--dataset_format must be one of {', '.join(PROMPT_STYLES)}")
     need(cfg.dataset in DATASETS or os.path.exists(cfg.dataset),
          f"--dataset {cfg.dataset!r} is neither a known dataset ({', '.join(DATASETS)}) nor an existing file or folder")
-    weight_files(resolve_model(cfg.model_name))
+    tt = TRAIN_TYPES[cfg.train_type]
+    need(tt.quant is None or tt.quant in QUANT_BACKENDS, f"--train_type {cfg.train_type} needs the {tt.quant!r} quantization backend, "
+         f"which this installation lacks (backends: {', '.join(QUANT_BACKENDS)})")
+    flag = ADAPTERS[tt.adapter].checkpoint_flag
+    need(getattr(cfg, flag), f"--train_type {cfg.train_type} needs --{flag}")
+    for other in {s.checkpoint_flag for s in ADAPTERS.values()} - {'model_name', flag}:
+        need(not getattr(cfg, other), f"--{other} is not read by --train_type {cfg.train_type}: drop it or use a train type that reads it")
+    path = resolve_model(getattr(cfg, flag))
+    weight_files(path); ADAPTERS[tt.adapter].plain(path)
     prec = PRECISIONS[cfg.precision]
     if torch.cuda.is_available(): prec.check(torch.device('cuda', 0))
     if cfg.log_to == 'wandb':
