@@ -96,7 +96,8 @@ class DoRA(LoRA):
         W = base_weight(self.base_layer) if W is None else W
         with torch.no_grad(), torch.autocast(W.device.type, enabled=False):
             A, B = (t.to(W.device, torch.float32) for t in (self.lora_A.weight, self.lora_B.weight))
-            return torch.linalg.vector_norm(W.float() + self.scaling*(B @ A), dim=1)
+            Wd = W.to(torch.float32, copy=True).addmm_(B, A, alpha=self.scaling)    # one float32 buffer; never W itself
+            return torch.linalg.vector_norm(Wd, dim=1)
 
     def adapter_parameters(self): return super().adapter_parameters() + [self.magnitude]
 
