@@ -7,17 +7,21 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/adapters.html.md"""
 
 # %% ../nbs/03_adapters.ipynb #a19905b4
 from __future__ import annotations
-import math
+import math, re, json
+from functools import partial
+from pathlib import Path
+from safetensors import safe_open
 from dataclasses import dataclass
 from typing import Callable
 import torch, torch.nn as nn
 from fastcore.basics import store_attr
 from .core import *
-from .quantize import QuantLinear, _matches
+from .quantize import QuantLinear, QUANT_BACKENDS, _matches
 
 # %% auto #0
-__all__ = ['LORA_TARGETS', 'ADAPTERS', 'TRAIN_TYPES', 'LoRA', 'lora_targets', 'add_lora', 'add_peft_lora', 'AdapterSpec',
-           'TrainType', 'freeze', 'trainable_summary']
+__all__ = ['LORA_TARGETS', 'LLAMA_PRO_KEY', 'ADAPTERS', 'TRAIN_TYPES', 'LoRA', 'lora_targets', 'add_lora', 'base_weight', 'DoRA',
+           'init_dora', 'add_peft_lora', 'llama_pro_new_layers', 'AdapterSpec', 'TrainType', 'freeze',
+           'trainable_summary']
 
 # %% ../nbs/03_adapters.ipynb #b53064dd
 class LoRA(nn.Module):
@@ -39,10 +43,13 @@ class LoRA(nn.Module):
 
     def adapter_parameters(self): return [self.lora_A.weight, self.lora_B.weight]
 
+    def delta(self, x):
+        "The low-rank update `(alpha/r) B A dropout(x)`, in the adapter's dtype"
+        return self.lora_B(self.lora_A(self.dropout(x).to(self.lora_A.weight.dtype))) * self.scaling
+
     def forward(self, x):
         y = self.base_layer(x)
-        xa = self.dropout(x).to(self.lora_A.weight.dtype)
-        return y + (self.lora_B(self.lora_A(xa)) * self.scaling).to(y.dtype)
+        return y + self.delta(x).to(y.dtype)
 
 # %% ../nbs/03_adapters.ipynb #b65ee924
 LORA_TARGETS = {
@@ -66,6 +73,60 @@ def add_lora(model: nn.Module, targets, r=8, alpha=16, dropout=0.1, dtype=torch.
     need(found, f"--lora_target_modules {','.join(targets)} matched no layer of this model")
     return model
 
+# %% ../nbs/03_adapters.ipynb #22bb6bc8
+def base_weight(layer: nn.Module) -> torch.Tensor:
+    "The `(out, in)` weight of a linear-like layer: dequantized for a `QuantLinear`, `.weight` otherwise"
+    return layer.dequantize() if hasattr(layer, 'dequantize') else layer.weight
+
+class DoRA(LoRA):
+    "Weight-decomposed LoRA: magnitude `m` (per output feature) times the direction of `W + (alpha/r) B A`"
+    def __init__(self, base_layer: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.1, dtype=torch.float32):
+        super().__init__(base_layer, r, alpha, dropout, dtype)
+        meta = any(t.is_meta for t in base_layer.parameters())
+        self.magnitude = nn.Parameter(torch.empty(base_layer.out_features, dtype=dtype, device='meta' if meta else 'cpu'))
+        if not meta: self.reset_magnitude()
+
+    @torch.no_grad()
+    def reset_magnitude(self):
+        "`m = ||W + (alpha/r) B A||` (row norms): the layer computes its base layer's output again"
+        self.magnitude.copy_(self.weight_norm())
+
+    def weight_norm(self, W: torch.Tensor | None = None) -> torch.Tensor:
+        "Row norms of `W + (alpha/r) B A` in float32, without gradient (`W` defaults to the base layer's weight)"
+        W = base_weight(self.base_layer) if W is None else W
+        with torch.no_grad(), torch.autocast(W.device.type, enabled=False):
+            A, B = (t.to(W.device, torch.float32) for t in (self.lora_A.weight, self.lora_B.weight))
+            Wd = W.to(torch.float32, copy=True).addmm_(B, A, alpha=self.scaling)    # one float32 buffer; never W itself
+            return torch.linalg.vector_norm(Wd, dim=1)
+
+    def adapter_parameters(self): return super().adapter_parameters() + [self.magnitude]
+
+    def forward(self, x):
+        y = self.base_layer(x)
+        g = self.magnitude.float()/self.weight_norm()
+        bias = getattr(self.base_layer, 'bias', None)
+        wx = y if bias is None else y - bias.to(y.dtype)
+        return y + (g - 1).to(y.dtype)*wx + g.to(y.dtype)*self.delta(x).to(y.dtype)
+
+# %% ../nbs/03_adapters.ipynb #0d88b1b2
+class _BaseWeight(nn.Module):
+    "Calls `base_weight` on `layer` (so `functional_call` can swap in its tensors)"
+    def __init__(self, layer): super().__init__(); self.layer = layer
+    def forward(self): return base_weight(self.layer)
+
+@torch.no_grad()
+def init_dora(model: nn.Module, loaded: dict, device='cpu') -> dict:
+    "Add to `loaded` the initial magnitude of every `DoRA` in `model` whose base weight `loaded` holds"
+    for name, m in model.named_modules():
+        if not isinstance(m, DoRA): continue
+        pre = f"{name}.base_layer."
+        own = {k[len(pre):]: v for k, v in loaded.items() if k.startswith(pre)}
+        if not own: continue     # another rank reads the checkpoint (--low_memory): the magnitude comes from there
+        keep_on = next(iter(own.values())).device
+        W = torch.func.functional_call(_BaseWeight(m.base_layer), {f'layer.{k}': v.to(device) for k, v in own.items()}, ())
+        loaded[f"{name}.magnitude"] = m.weight_norm(W).to(keep_on, m.magnitude.dtype)
+    return loaded
+
 # %% ../nbs/03_adapters.ipynb #cf8ffbb8
 def add_peft_lora(model: nn.Module, targets, r=8, alpha=16, dropout=0.1, dtype=torch.float32, **kwargs) -> nn.Module:
     "Hugging Face PEFT LoRA on `targets` (our `QuantLinear`s included); adapters real on the CPU"
@@ -84,13 +145,51 @@ def add_peft_lora(model: nn.Module, targets, r=8, alpha=16, dropout=0.1, dtype=t
         for name in m.lora_A: m.reset_lora_parameters(name, True)
     return model
 
+# %% ../nbs/03_adapters.ipynb #76260213
+LLAMA_PRO_KEY = 'llama_pro'
+_LAYER = re.compile(r'(?:^|\.)layers\.(\d+)\.')
+
+def llama_pro_new_layers(config) -> list[int]:
+    "Indices of the decoder layers that Llama-Pro expansion added (from a config object or dict)"
+    info = config.get(LLAMA_PRO_KEY) if isinstance(config, dict) else getattr(config, LLAMA_PRO_KEY, None)
+    need(info and info.get('new_layers'), "this checkpoint has no new Llama-Pro layers marked in its config.json: "
+         "pass --llama_pro_path a folder written by fsdp_qlora_expand")
+    return list(info['new_layers'])
+
+def _layer_of(name: str) -> int | None:
+    m = _LAYER.search(name)
+    return int(m.group(1)) if m else None
+
+def _llama_pro_plain(path) -> tuple[str, ...]:
+    "Names of the new layers' modules in the checkpoint at `path` (left unquantized)"
+    path = Path(path)
+    new = set(llama_pro_new_layers(json.loads((path/'config.json').read_text())))
+    names = set()
+    for f in path.glob('*.safetensors'):
+        with safe_open(f, 'pt') as sf: names |= {k.rpartition('.')[0] for k in sf.keys() if _layer_of(k) in new}
+    return tuple(sorted(names))
+
+def _llama_pro_apply(model, *args, **kwargs):
+    llama_pro_new_layers(model.config)
+    return model
+
+def _llama_pro_trainable(model):
+    new = set(llama_pro_new_layers(model.config))
+    return [p for n, p in model.named_parameters() if _layer_of(n) in new]
+
 # %% ../nbs/03_adapters.ipynb #d482ce97
+def _no_init(model, loaded, device='cpu'): return loaded
+def _none_plain(path): return ()
+
 @dataclass
 class AdapterSpec:
-    "One way of adapting a model: how to apply it and which parameters train afterwards"
+    "One way of adapting a model: how to apply it, which parameters train, and what it needs from the checkpoint"
     name: str
-    apply: Callable        # (model, targets, r, alpha, dropout, dtype) -> model
-    trainable: Callable    # (model) -> list of trainable parameters
+    apply: Callable                     # (model, targets, r, alpha, dropout, dtype) -> model
+    trainable: Callable                 # (model) -> list of trainable parameters
+    init: Callable = _no_init           # (model, loaded, device) -> loaded, plus initial values computed from the checkpoint
+    plain: Callable = _none_plain       # (checkpoint folder) -> names of linear layers left unquantized
+    checkpoint_flag: str = 'model_name' # the flag that names the checkpoint this adapter trains
 
 def _full_trainable(model): return [p for m in model.modules() if not isinstance(m, QuantLinear) for p in m.parameters(recurse=False)]
 def _lora_trainable(model): return [p for m in model.modules() if isinstance(m, LoRA) for p in m.adapter_parameters()]
@@ -100,6 +199,8 @@ ADAPTERS = {
     'full':      AdapterSpec('full', lambda model, *a, **k: model, _full_trainable),
     'lora':      AdapterSpec('lora', add_lora, _lora_trainable),
     'peft_lora': AdapterSpec('peft_lora', add_peft_lora, _peft_trainable),
+    'dora':      AdapterSpec('dora', partial(add_lora, cls=DoRA), _lora_trainable, init=init_dora),
+    'llama_pro': AdapterSpec('llama_pro', _llama_pro_apply, _llama_pro_trainable, plain=_llama_pro_plain, checkpoint_flag='llama_pro_path'),
 }
 
 @dataclass
@@ -116,6 +217,14 @@ TRAIN_TYPES = {
     'custom_qlora': TrainType('bnb', 'lora'),
     'hqq_lora':     TrainType('hqq', 'lora'),
 }
+
+# The DoRA and Llama-Pro rows (the original script's names); the `hqq` rows need the HQQ backend row.
+TRAIN_TYPES.update({
+    'bnb_dora':      TrainType('bnb', 'dora'),
+    'hqq_dora':      TrainType('hqq', 'dora'),
+    'bnb_llama_pro': TrainType('bnb', 'llama_pro'),
+    'hqq_llama_pro': TrainType('hqq', 'llama_pro'),
+})
 
 # %% ../nbs/03_adapters.ipynb #1dda177e
 def freeze(model: nn.Module, adapter: str) -> tuple[int, int]:

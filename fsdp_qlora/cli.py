@@ -18,7 +18,7 @@ import torch.multiprocessing as mp
 from fastcore.script import anno_parser, bool_arg, call_parse
 from .core import *
 from .quantize import QUANT_BACKENDS, quant_options
-from .adapters import TRAIN_TYPES, LORA_TARGETS
+from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS
 from .data import DATASETS, PROMPT_STYLES
@@ -88,6 +88,7 @@ def fsdp_qlora_train(
     repeat: int = 0, # Profiling cycles (0: until the end)
     profiling_frequency: int = 10, # Steps per profiling cycle (the cycle ends with its warm-up and active steps)
     profile_memory: bool_arg = False, # Record the CUDA allocator's history and write a memory snapshot per rank
+    llama_pro_path: str = None, # Expanded checkpoint (from fsdp_qlora_expand) that the *_llama_pro train types train
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -117,9 +118,16 @@ def validate(cfg):
     need(cfg.dataset_format is None or cfg.dataset_format in PROMPT_STYLES, f"--dataset_format must be one of {', '.join(PROMPT_STYLES)}")
     need(cfg.dataset in DATASETS or os.path.exists(cfg.dataset),
          f"--dataset {cfg.dataset!r} is neither a known dataset ({', '.join(DATASETS)}) nor an existing file or folder")
-    path = resolve_model(cfg.model_name)
-    weight_files(path)
-    quant = TRAIN_TYPES[cfg.train_type].quant
+    tt = TRAIN_TYPES[cfg.train_type]
+    need(tt.quant is None or tt.quant in QUANT_BACKENDS, f"--train_type {cfg.train_type} needs the {tt.quant!r} quantization backend, "
+         f"which this installation lacks (backends: {', '.join(QUANT_BACKENDS)})")
+    flag = ADAPTERS[tt.adapter].checkpoint_flag
+    need(getattr(cfg, flag), f"--train_type {cfg.train_type} needs --{flag}")
+    for other in {s.checkpoint_flag for s in ADAPTERS.values()} - {'model_name', flag}:
+        need(not getattr(cfg, other), f"--{other} is not read by --train_type {cfg.train_type}: drop it or use a train type that reads it")
+    path = resolve_model(getattr(cfg, flag))
+    weight_files(path); ADAPTERS[tt.adapter].plain(path)
+    quant = tt.quant
     opts = quant_options(quant, cfg, TrainConfig())
     check_saved_quant(path, quant, opts)
     need(cfg.loading_workers == -1 or cfg.loading_workers > 0, f"--loading_workers must be positive or -1 (auto), got {cfg.loading_workers}")

@@ -111,8 +111,10 @@ def setup(cfg, local_rank: int = 0) -> Run:
 # %% ../nbs/08_train.ipynb #c423795d
 def load(run: Run):
     "Empty model (quantized layers swapped in) and the checkpoint's tensors this rank holds"
-    cfg, path = run.cfg, resolve_model(run.cfg.model_name)
-    model = empty_model(path, run.prec.param_dtype, run.train_type.quant, **quant_options(run.train_type.quant, cfg))
+    cfg, spec = run.cfg, ADAPTERS[run.train_type.adapter]
+    path = resolve_model(getattr(cfg, spec.checkpoint_flag))       # --model_name, or --llama_pro_path for Llama-Pro
+    model = empty_model(path, run.prec.param_dtype, run.train_type.quant, skip=('lm_head', *spec.plain(path)),
+                        **quant_options(run.train_type.quant, cfg))
     apply_precision(model, run.prec)
     reads = run.rank == 0 or not cfg.low_memory
     keep_on = 'cpu' if cfg.low_memory else run.device
@@ -133,6 +135,7 @@ def adapt(run: Run, model: nn.Module, loaded: dict):
     apply_precision(model, run.prec)
     rename = {before[id(p)]: n for n, p in model.named_parameters() if id(p) in before}
     loaded = {rename.get(k, k): v for k, v in loaded.items()}
+    loaded = spec.init(model, loaded, run.device)                  # e.g. DoRA magnitudes from the base weights
     n_train, n_all = freeze(model, run.train_type.adapter)
     rprint(trainable_summary(n_train, n_all))
     return model, loaded, [n for n, p in model.named_parameters() if p.requires_grad]
@@ -357,8 +360,10 @@ def load_unsharded(cfg, trained=None, device='cpu') -> nn.Module:
     "The model of `cfg` in this process, without FSDP, optionally with trained tensors from the file `trained`"
     from safetensors.torch import load_file
     run = Run(cfg, 0, 0, 1, torch.device(device), PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type])
-    path = resolve_model(cfg.model_name)
-    model = apply_precision(empty_model(path, run.prec.param_dtype, run.train_type.quant, **quant_options(run.train_type.quant, cfg)), run.prec)
+    spec = ADAPTERS[run.train_type.adapter]
+    path = resolve_model(getattr(cfg, spec.checkpoint_flag))
+    model = apply_precision(empty_model(path, run.prec.param_dtype, run.train_type.quant, skip=('lm_head', *spec.plain(path)),
+                                        **quant_options(run.train_type.quant, cfg)), run.prec)
     loaded = load_weights(path, model, device=device, keep_on=device, progress=False)
     model, loaded, _ = adapt(run, model, loaded)
     tr = load_file(str(trained)) if trained else {}
