@@ -23,6 +23,7 @@ from .fsdp import SHARDINGS
 from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
 from .load import resolve_model, weight_files
+from .checkpoint import validate_checkpointing
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
 def _choices(table): return dict(choices=list(table))
@@ -67,6 +68,9 @@ def fsdp_qlora_train(
     master_port: str = '12355', # Port of rank 0
     seed: int = 42, # Random seed
     max_steps: int = -1, # Stop after this many optimizer steps (-1: run every epoch)
+    save_steps: int = -1, # Write a resumable checkpoint to output_dir/checkpoints every this many steps, each epoch's end and the last step (-1: none)
+    keep_last: int = -1, # Keep only this many newest checkpoints (-1: all)
+    resume_from: str = None, # Continue a run from a checkpoint folder, or 'latest' (the newest complete one in output_dir/checkpoints; none: start afresh)
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -96,6 +100,7 @@ def validate(cfg):
     need(cfg.dataset_format is None or cfg.dataset_format in PROMPT_STYLES, f"--dataset_format must be one of {', '.join(PROMPT_STYLES)}")
     need(cfg.dataset in DATASETS or os.path.exists(cfg.dataset),
          f"--dataset {cfg.dataset!r} is neither a known dataset ({', '.join(DATASETS)}) nor an existing file or folder")
+    validate_checkpointing(cfg)
     weight_files(resolve_model(cfg.model_name))
     prec = PRECISIONS[cfg.precision]
     if torch.cuda.is_available(): prec.check(torch.device('cuda', 0))

@@ -23,6 +23,7 @@ from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights
 from .data import load_records, InstructionDataset, make_dataloader, get_tokenizer
 from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model
+from .checkpoint import Checkpointer
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'Run', 'setup', 'load', 'adapt', 'shard', 'token_loss_sum', 'train_step', 'Logger', 'fit',
@@ -179,15 +180,18 @@ def fit(run: Run, model, loader) -> list[float]:
     steps_per_epoch = len(loader)//cfg.gradient_accumulation_steps
     total = steps_per_epoch*cfg.num_epochs if cfg.max_steps < 0 else min(cfg.max_steps, steps_per_epoch*cfg.num_epochs)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(SCHEDULES[cfg.lr_scheduler], total=total))
-    scaler, log, losses = run.prec.make_scaler(run.device), Logger(cfg, total), []
+    scaler, log = run.prec.make_scaler(run.device), Logger(cfg, total)
+    ck = Checkpointer(run, model, opt, sched, scaler, steps_per_epoch, total)  # --save_steps, --resume_from, NaN stop
+    losses = ck.resume()
     model.train()
-    for epoch in range(cfg.num_epochs):
+    for epoch in range(ck.start_epoch, cfg.num_epochs):
         loader.sampler.set_epoch(epoch)
-        for micro in _chunks(loader, cfg.gradient_accumulation_steps):
+        for micro in _chunks(ck.batches(loader, epoch), cfg.gradient_accumulation_steps):
             t0 = time.perf_counter()
             loss, gnorm = train_step(run, model, micro, opt, scaler, cfg.grad_norm if cfg.apply_gradient_clipping else None)
             lr = sched.get_last_lr()[0]; sched.step(); losses.append(loss)
             log.log(len(losses), loss=loss, lr=lr, grad_norm=gnorm, step_s=time.perf_counter() - t0)
+            ck.after_step(len(losses), loss, lr)
             if len(losses) >= total: break
         if len(losses) >= total: break
     log.close()
@@ -212,6 +216,8 @@ def save(run: Run, model):
     cfgd = asdict(run.cfg) if is_dataclass(run.cfg) else dict(vars(run.cfg))
     with atomic_path(out/'fsdp_qlora_config.json') as tmp: tmp.write_text(json.dumps(cfgd, indent=2, default=str))
     rprint(f"Saved {len(sd)} trained tensors to {out/'model_state_dict.safetensors'}")
+    from fsdp_qlora.convert import save_peft_beside
+    save_peft_beside(sd, cfgd, out)
 
 # %% ../nbs/08_train.ipynb #7c9756e7
 def memory_report(run: Run) -> str:
