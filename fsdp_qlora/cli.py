@@ -24,6 +24,7 @@ from .fsdp import SHARDINGS
 from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
 from .load import resolve_model, weight_files, check_saved_quant
+from .checkpoint import validate_checkpointing
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
 def _choices(table): return dict(choices=list(table))
@@ -89,6 +90,9 @@ def fsdp_qlora_train(
     profiling_frequency: int = 10, # Steps per profiling cycle (the cycle ends with its warm-up and active steps)
     profile_memory: bool_arg = False, # Record the CUDA allocator's history and write a memory snapshot per rank
     llama_pro_path: str = None, # Expanded checkpoint (from fsdp_qlora_expand) that the *_llama_pro train types train
+    save_steps: int = -1, # Write a resumable checkpoint to output_dir/checkpoints every this many steps, each epoch's end and the last step (-1: none)
+    keep_last: int = -1, # Keep only this many newest checkpoints (-1: all)
+    resume_from: str = None, # Continue a run from a checkpoint folder, or 'latest' (the newest complete one in output_dir/checkpoints; none: start afresh)
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -118,6 +122,7 @@ def validate(cfg):
     need(cfg.dataset_format is None or cfg.dataset_format in PROMPT_STYLES, f"--dataset_format must be one of {', '.join(PROMPT_STYLES)}")
     need(cfg.dataset in DATASETS or os.path.exists(cfg.dataset),
          f"--dataset {cfg.dataset!r} is neither a known dataset ({', '.join(DATASETS)}) nor an existing file or folder")
+    validate_checkpointing(cfg)
     tt = TRAIN_TYPES[cfg.train_type]
     need(tt.quant is None or tt.quant in QUANT_BACKENDS, f"--train_type {cfg.train_type} needs the {tt.quant!r} quantization backend, "
          f"which this installation lacks (backends: {', '.join(QUANT_BACKENDS)})")

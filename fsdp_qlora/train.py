@@ -24,6 +24,7 @@ from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer
 from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model
+from .checkpoint import Checkpointer
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'setup', 'load', 'adapt', 'shard',
@@ -281,20 +282,23 @@ def fit(run: Run, model, loader) -> list[float]:
     cfg = run.cfg
     params = [p for p in model.parameters() if p.requires_grad]
     opt = OPTIMIZERS[cfg.optimizer].make(params, cfg.lr, cfg.wd)
-    total = total_steps(cfg, loader)
+    steps_per_epoch, total = len(loader)//cfg.gradient_accumulation_steps, total_steps(cfg, loader)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(SCHEDULES[cfg.lr_scheduler], total=total, min_frac=cfg.min_lr_fraction))
-    scaler, log, mem, losses = run.prec.make_scaler(run.device), Logger(cfg, total), MemoryMarks(run.device), []
+    scaler, log, mem = run.prec.make_scaler(run.device), Logger(cfg, total), MemoryMarks(run.device)
+    ck = Checkpointer(run, model, opt, sched, scaler, steps_per_epoch, total)  # --save_steps, --resume_from, NaN stop
+    losses = ck.resume()
     clip = cfg.grad_norm if cfg.apply_gradient_clipping else None
     model.train()
     with make_profiler(run) as prof, MemorySnapshot(run):
-        for epoch in range(cfg.num_epochs):
+        for epoch in range(ck.start_epoch, cfg.num_epochs):
             loader.sampler.set_epoch(epoch)
-            for micro in _chunks(loader, cfg.gradient_accumulation_steps):
+            for micro in _chunks(ck.batches(loader, epoch), cfg.gradient_accumulation_steps):
                 t0 = time.perf_counter()
                 m = train_step(run, model, micro, opt, scaler, clip, mem)
                 lr = sched.get_last_lr()[0]; sched.step(); losses.append(m['loss']); prof.step()
                 dt = time.perf_counter() - t0
                 log.log(len(losses), loss=m['loss'], lr=lr, grad_norm=m['grad_norm'], step_s=dt, tok_s=m['tokens']/dt, **mem.take())
+                ck.after_step(len(losses), m['loss'], lr)
                 if len(losses) >= total: break
             if len(losses) >= total: break
     log.close()
@@ -319,6 +323,8 @@ def save(run: Run, model):
     cfgd = asdict(run.cfg) if is_dataclass(run.cfg) else dict(vars(run.cfg))
     with atomic_path(out/'fsdp_qlora_config.json') as tmp: tmp.write_text(json.dumps(cfgd, indent=2, default=str))
     rprint(f"Saved {len(sd)} trained tensors to {out/'model_state_dict.safetensors'}")
+    from fsdp_qlora.convert import save_peft_beside
+    save_peft_beside(sd, cfgd, out)
 
 # %% ../nbs/08_train.ipynb #7c9756e7
 def memory_report(run: Run) -> str:
