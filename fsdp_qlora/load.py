@@ -116,7 +116,7 @@ def _load_tensor(sf, f, k, mod, mod_name, pname, expected, prequant, device, kee
         need(tuple(t.shape) == (mod.out_features, mod.in_features),
              f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {(mod.out_features, mod.in_features)}")
         qt = {f"{mod_name}.{qn}": q.to(keep_on) for qn, q in quantize_weight(mod, t.to(device, mod.compute_dtype)).items()}
-        if torch.device(device).type == 'cpu': del t; _trim_heap()
+        if device.type == 'cpu': del t; _trim_heap()
         return qt
     ref = expected[k]
     need(t.shape == ref.shape, f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {tuple(ref.shape)}")
@@ -134,8 +134,9 @@ def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', work
     if prequant:
         ql = next((m for m in model.modules() if isinstance(m, QuantLinear)), None)
         check_saved_quant(path, ql and ql.backend.name, ql.opts if ql else {})
-    files = weight_files(path)
-    with ThreadPoolExecutor(loading_workers(workers, model, device)) as pool:
+    files, device = weight_files(path), torch.device(device)
+    init = dict(initializer=torch.cuda.set_device, initargs=(device,)) if device.type == 'cuda' else {}  # a thread's current GPU is its own
+    with ThreadPoolExecutor(loading_workers(workers, model, device), **init) as pool:
         for f in tqdm(files, desc='Loading shards', disable=not (progress and is_rank0())):
             with _open_shard(f) as sf:
                 jobs = []
