@@ -135,6 +135,7 @@ def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', work
         ql = next((m for m in model.modules() if isinstance(m, QuantLinear)), None)
         check_saved_quant(path, ql and ql.backend.name, ql.opts if ql else {})
     files, device = weight_files(path), torch.device(device)
+    if device.type == 'cuda' and device.index is None: device = torch.device('cuda', torch.cuda.current_device())  # 'cuda' = this process's GPU
     init = dict(initializer=torch.cuda.set_device, initargs=(device,)) if device.type == 'cuda' else {}  # a thread's current GPU is its own
     with ThreadPoolExecutor(loading_workers(workers, model, device), **init) as pool:
         for f in tqdm(files, desc='Loading shards', disable=not (progress and is_rank0())):
