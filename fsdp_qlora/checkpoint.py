@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict, StateDictOptions
+from torch.distributed.tensor import DTensor
 from torch.utils.data import DataLoader, Sampler
 from fastcore.basics import store_attr
 from .core import *
@@ -120,7 +121,9 @@ def set_rng_state(s: dict):
 
 # %% ../nbs/10_checkpoint.ipynb #192f9bcf
 class TrainingDiverged(RuntimeError):
-    "The loss became NaN or infinite"
+    "The loss or the weights became NaN or infinite"
+
+def _local(t): return t.to_local() if isinstance(t, DTensor) else t
 
 class Checkpointer:
     "Sharded checkpoints of a run every `--save_steps`, exact resume from `--resume_from`, stop on a non-finite loss"
@@ -171,17 +174,27 @@ class Checkpointer:
 
     def after_step(self, step: int, loss: float, lr: float):
         "Stop on a non-finite loss; record the step; checkpoint when due"
-        if not math.isfinite(loss):
-            last = f"the last good checkpoint is {self.last_saved}" if self.last_saved else "no checkpoint was written"
-            msg = f"loss is {loss} at step {step}: stopping without saving anything more; {last}"
-            rprint(f"fsdp_qlora_train: error: {msg}")
-            raise TrainingDiverged(msg)
+        if not math.isfinite(loss): self._stop(f"loss is {loss} at step {step}")
         self.step = step
         self.history.append(dict(step=step, loss=loss, lr=lr))
         if self.every > 0 and (step % self.every == 0 or step % self.steps_per_epoch == 0 or step == self.total): self.save()
 
+    def _stop(self, what: str):
+        last = f"the last good checkpoint is {self.last_saved}" if self.last_saved else "no checkpoint was written"
+        msg = f"{what}: stopping without saving anything more; {last}"
+        rprint(f"fsdp_qlora_train: error: {msg}")
+        raise TrainingDiverged(msg)
+
+    def weights_finite(self) -> bool:
+        "Are all trainable weights finite on every rank? (each rank checks its shards)"
+        ok = all(bool(torch.isfinite(_local(p)).all()) for p in self.model.parameters() if p.requires_grad)
+        flag = torch.tensor(float(ok), device=self.run.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item())
+
     def save(self):
         "Write the checkpoint of the current step: every rank its shards, rank 0 the rest and then the marker"
+        if not self.weights_finite(): self._stop(f"the weights became NaN or infinite in step {self.step}")
         final = self.root/f"step-{self.step:08d}"
         tmp = self.root/f".tmp-{final.name}"
         if is_rank0():
