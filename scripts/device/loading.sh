@@ -79,6 +79,7 @@ G = 2**30
 print(f\"{'run':18s} {'load s':>7s} {'peak GPU GiB':>12s} {'peak RSS GiB':>12s} {'workers':>7s}\")
 for r in rows: print(f\"{r['run']:18s} {r['load_s']:7.1f} {r['peak_gpu_bytes']/G:12.2f} {r['peak_rss_bytes']/G:12.2f} {str(r.get('workers', '-')):>7s}\")
 "
+[ "${SKIP_BITEXACT:-0}" = 1 ] && { rm -rf $CK /tmp/llama7b-nf4; exit 0; }
 N=$(nvidia-smi -L | wc -l)
 BACKENDS=bnb; [ $HQQ = 1 ] && BACKENDS=bnb,hqq
 echo "== bit-exact check, $N GPUs, backends $BACKENDS, HQQ bits 1,2,3,4,8"
