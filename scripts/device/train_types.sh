@@ -20,34 +20,38 @@ cat > /tmp/train_types_driver.py <<'EOF'
 import os, sys, json, gc, time, traceback, torch
 from fsdp_qlora.cli import TrainConfig, validate
 from fsdp_qlora.adapters import TRAIN_TYPES, ADAPTERS
-from fsdp_qlora.quantize import QUANT_BACKENDS
 from fsdp_qlora.train import setup, load, adapt, shard, make_loader, fit
-out = sys.argv[1]
+out, cuda = sys.argv[1], torch.cuda.is_available()
+only = os.environ.get('ONLY', '').split(',') if os.environ.get('ONLY') else list(TRAIN_TYPES)   # ONLY=a,b for a subset
+steps, ctx, tiny = int(os.environ.get('STEPS', 10)), int(os.environ.get('CONTEXT', 512)), os.environ.get('TINY', '/tmp/tiny-llama')
 for tt, t in TRAIN_TYPES.items():
+    if tt not in only: continue
     for prec in ('bf16', 'mp_bf16_buffers_autocast'):
         row = dict(train_type=tt, precision=prec, world=int(os.environ['WORLD_SIZE']))
         pro = ADAPTERS[t.adapter].checkpoint_flag == 'llama_pro_path'
-        cfg = TrainConfig(model_name='/tmp/tiny-llama', llama_pro_path='/tmp/tiny-llama-pro' if pro else None, train_type=tt,
-                          precision=prec, batch_size=2, context_length=512, dataset_samples=64, max_steps=10, lora_rank=8,
-                          lr=1e-4 if t.adapter in ('full', 'llama_pro') else 1e-3, use_cpu_offload=False, log_to='stdout')
+        cfg = TrainConfig(model_name=tiny, llama_pro_path=tiny + '-pro' if pro else None, train_type=tt,
+                          precision=prec, batch_size=2, context_length=ctx, dataset_samples=256, max_steps=steps, lora_rank=8,
+                          lr=1e-3 if t.adapter in ('full', 'llama_pro') else 5e-3, use_cpu_offload=False, log_to='stdout')
         try:
             validate(cfg)
         except Exception as e:
             row.update(status='skip', error=str(e)[:200])
         else:
             try:
-                torch.cuda.reset_peak_memory_stats(); t0 = time.time()
+                if cuda: torch.cuda.reset_peak_memory_stats()
+                t0 = time.time()
                 run = setup(cfg, int(os.environ['LOCAL_RANK']))
                 model, loaded, path = load(run); model, loaded, trainable = adapt(run, model, loaded)
                 model = shard(run, model, loaded, trainable)
                 losses = fit(run, model, make_loader(run, path))
                 ok = all(map(lambda l: l == l and abs(l) < 1e4, losses)) and losses[-1] < losses[0]
                 row.update(status='ok' if ok else 'fail', first=losses[0], last=losses[-1], steps=len(losses),
-                           peak_gib=torch.cuda.max_memory_allocated()/2**30, seconds=time.time() - t0)
+                           peak_gib=torch.cuda.max_memory_allocated()/2**30 if cuda else None, seconds=time.time() - t0)
                 del model, loaded
             except Exception as e:
                 traceback.print_exc(); row.update(status='fail', error=f"{type(e).__name__}: {e}"[:300])
-        gc.collect(); torch.cuda.empty_cache()
+        gc.collect()
+        if cuda: torch.cuda.empty_cache()
         if int(os.environ['RANK']) == 0:
             print('RESULT', json.dumps(row), flush=True)
             with open(out, 'a') as f: f.write(json.dumps(row) + '\n')
