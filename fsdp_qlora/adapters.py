@@ -19,9 +19,9 @@ from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, _matches
 
 # %% auto #0
-__all__ = ['LORA_TARGETS', 'LLAMA_PRO_KEY', 'ADAPTERS', 'TRAIN_TYPES', 'LoRA', 'lora_targets', 'add_lora', 'base_weight', 'DoRA',
-           'init_dora', 'add_peft_lora', 'llama_pro_new_layers', 'AdapterSpec', 'TrainType', 'freeze',
-           'trainable_summary']
+__all__ = ['LORA_TARGETS', 'LLAMA_PRO_KEY', 'ADAPTERS', 'TRAIN_TYPES', 'LoRA', 'lora_targets', 'add_lora', 'check_lora_targets',
+           'base_weight', 'DoRA', 'init_dora', 'add_peft_lora', 'llama_pro_new_layers', 'AdapterSpec', 'TrainType',
+           'freeze', 'trainable_summary']
 
 # %% ../nbs/03_adapters.ipynb #b53064dd
 class LoRA(nn.Module):
@@ -64,14 +64,20 @@ def lora_targets(spec: str) -> tuple[str, ...]:
 def add_lora(model: nn.Module, targets, r=8, alpha=16, dropout=0.1, dtype=torch.float32, cls=None) -> nn.Module:
     "Wrap every module of `model` whose name ends in one of `targets` in a `LoRA` adapter (or `cls`)"
     cls = cls or LoRA
-    found = []
+    check_lora_targets(model, targets)
     for pname, parent in list(model.named_modules()):
         for cname, child in list(parent.named_children()):
             full = f"{pname}.{cname}" if pname else cname
             if _matches(full, targets) and hasattr(child, 'in_features'):
-                setattr(parent, cname, cls(child, r=r, alpha=alpha, dropout=dropout, dtype=dtype)); found.append(full)
-    need(found, f"--lora_target_modules {','.join(targets)} matched no layer of this model")
+                setattr(parent, cname, cls(child, r=r, alpha=alpha, dropout=dropout, dtype=dtype))
     return model
+
+def check_lora_targets(model: nn.Module, targets):
+    "`ConfigError` naming each of `targets` that matches no linear layer of `model` (a typo must not silently drop a layer)"
+    names = [n for n, m in model.named_modules() if hasattr(m, 'in_features')]
+    missing = [t for t in targets if not any(_matches(n, (t,)) for n in names)]
+    need(targets and not missing, f"--lora_target_modules: {', '.join(missing) or 'nothing'} matches no linear layer of this model "
+                                  f"(its linear layers are named: {', '.join(sorted({n.rsplit('.', 1)[-1] for n in names}))})")
 
 # %% ../nbs/03_adapters.ipynb #22bb6bc8
 def base_weight(layer: nn.Module) -> torch.Tensor:
@@ -190,6 +196,7 @@ class AdapterSpec:
     init: Callable = _no_init           # (model, loaded, device) -> loaded, plus initial values computed from the checkpoint
     plain: Callable = _none_plain       # (checkpoint folder) -> names of linear layers left unquantized
     checkpoint_flag: str = 'model_name' # the flag that names the checkpoint this adapter trains
+    targets: bool = False               # whether it reads --lora_target_modules
 
 def _full_trainable(model): return [p for m in model.modules() if not isinstance(m, QuantLinear) for p in m.parameters(recurse=False)]
 def _lora_trainable(model): return [p for m in model.modules() if isinstance(m, LoRA) for p in m.adapter_parameters()]
@@ -197,9 +204,9 @@ def _peft_trainable(model): return [p for n, p in model.named_parameters() if 'l
 
 ADAPTERS = {
     'full':      AdapterSpec('full', lambda model, *a, **k: model, _full_trainable),
-    'lora':      AdapterSpec('lora', add_lora, _lora_trainable),
-    'peft_lora': AdapterSpec('peft_lora', add_peft_lora, _peft_trainable),
-    'dora':      AdapterSpec('dora', partial(add_lora, cls=DoRA), _lora_trainable, init=init_dora),
+    'lora':      AdapterSpec('lora', add_lora, _lora_trainable, targets=True),
+    'peft_lora': AdapterSpec('peft_lora', add_peft_lora, _peft_trainable, targets=True),
+    'dora':      AdapterSpec('dora', partial(add_lora, cls=DoRA), _lora_trainable, init=init_dora, targets=True),
     'llama_pro': AdapterSpec('llama_pro', _llama_pro_apply, _llama_pro_trainable, plain=_llama_pro_plain, checkpoint_flag='llama_pro_path'),
 }
 

@@ -18,12 +18,12 @@ import torch.multiprocessing as mp
 from fastcore.script import anno_parser, bool_arg, call_parse
 from .core import *
 from .quantize import QUANT_BACKENDS, quant_options
-from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS
+from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS
 from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
-from .load import resolve_model, weight_files, check_saved_quant
+from .load import resolve_model, weight_files, check_saved_quant, empty_model
 from .checkpoint import validate_checkpointing
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
@@ -132,6 +132,7 @@ def validate(cfg):
         need(not getattr(cfg, other), f"--{other} is not read by --train_type {cfg.train_type}: drop it or use a train type that reads it")
     path = resolve_model(getattr(cfg, flag))
     weight_files(path); ADAPTERS[tt.adapter].plain(path)
+    if ADAPTERS[tt.adapter].targets: check_lora_targets(empty_model(path), lora_targets(cfg.lora_target_modules))
     quant = tt.quant
     opts = quant_options(quant, cfg, TrainConfig())
     check_saved_quant(path, quant, opts)

@@ -23,7 +23,7 @@ __all__ = ['ALPACA_PROMPT', 'ALPACA_PROMPT_NO_INPUT', 'GUANACO_SPLIT', 'QNA_PROM
            'DATASETS', 'FILE_READERS', 'BadRecord', 'alpaca_style', 'guanaco_style', 'qna_style', 'qna_no_ctx_style',
            'text_style', 'format_record', 'clean_records', 'DatasetSpec', 'load_alpaca_sample', 'dummy_records',
            'load_hub', 'read_records', 'load_records', 'get_tokenizer', 'prompt_length', 'InstructionDataset',
-           'collate', 'make_dataloader', 'PackedDataset', 'padding_fraction']
+           'check_targets', 'collate', 'make_dataloader', 'PackedDataset', 'padding_fraction']
 
 # %% ../nbs/06_data.ipynb #808de3ce
 class BadRecord(ValueError):
@@ -234,6 +234,17 @@ class InstructionDataset(Dataset):
         n = 0 if self.train_on_inputs else prompt_length(self.tok(prompt).input_ids, ids)
         ids = ids[:self.context_length]
         return dict(input_ids=ids, labels=[-100]*min(n, len(ids)) + ids[n:])
+
+# %% ../nbs/06_data.ipynb #06f26b06
+def check_targets(ds, n: int = 64) -> float:
+    "Fraction of the first `n` samples of `ds` without a target token; `ConfigError` if that is all of them"
+    k = min(n, len(ds))
+    empty = sum(all(l == -100 for l in list(ds[i]['labels'])[1:]) for i in range(k))
+    need(empty < k, f"none of the first {k} samples has a response token left after truncation to --context_length "
+                    f"{getattr(ds, 'context_length', '?')}: raise --context_length, or train on the prompts too with --train_on_inputs true")
+    if empty: rprint(f"Warning: {empty} of the first {k} samples have no response token left after truncation to --context_length "
+                     f"{getattr(ds, 'context_length', '?')} and teach nothing")
+    return empty/k
 
 # %% ../nbs/06_data.ipynb #566b3628
 def _as_list(x) -> list: return x.tolist() if torch.is_tensor(x) else list(x)
