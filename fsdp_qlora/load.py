@@ -21,7 +21,7 @@ from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_lin
 
 # %% auto #0
 __all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'empty_model', 'loading_workers', 'saved_quant', 'check_saved_quant',
-           'load_weights', 'save_quantized', 'write_random_checkpoint']
+           'load_weights', 'save_quantized', 'write_random_checkpoint', 'write_random_quantized']
 
 # %% ../nbs/05_load.ipynb #bd348b5b
 def resolve_model(name: str) -> Path:
@@ -203,4 +203,36 @@ def write_random_checkpoint(path, config, shard_bytes: int = 2**30, dtype=torch.
         weight_map.update({n: fname for n, _ in group})
     total = sum(s.numel()*dtype.itemsize for _, s in shapes)
     (path/'model.safetensors.index.json').write_text(json.dumps(dict(metadata=dict(total_size=total), weight_map=weight_map), indent=1))
+    return path
+
+# %% ../nbs/05_load.ipynb #3d9f2556
+def write_random_quantized(path, config, backend: str = 'bnb', shard_bytes: int = 2**30, dtype=torch.bfloat16,
+                           seed: int = 0, device='cpu', **opts) -> Path:
+    "Write a random checkpoint of `config` already quantized by `backend` (the `save_quantized` layout) to `path`"
+    from fsdp_qlora.testing import tokenizer_path
+    path = Path(path)
+    with atomic_path(path, is_dir=True) as tmp:
+        config.save_pretrained(tmp)
+        for f in Path(tokenizer_path()).iterdir(): shutil.copy(f, tmp/f.name)
+        model = empty_model(tmp, dtype, quant=backend, **opts)
+        g, shard, size, weight_map, total = torch.Generator(device).manual_seed(seed), {}, 0, {}, 0
+        def flush():
+            nonlocal shard, size
+            fname = f"model-{len(set(weight_map.values())) + 1:05d}.safetensors"
+            save_file(shard, str(tmp/fname), metadata={'format': 'pt'}); weight_map.update({k: fname for k in shard}); shard, size = {}, 0
+        rand = lambda shape: torch.randn(shape, generator=g, device=device).mul_(0.02).to(dtype)
+        for mname, m in model.named_modules():
+            if isinstance(m, QuantLinear): ts = {f"{mname}.{k}": v for k, v in quantize_weight(m, rand((m.out_features, m.in_features))).items()}
+            else: ts = {f"{mname}.{k}" if mname else k: (torch.ones(p.shape, dtype=dtype) if p.dim() == 1 else rand(p.shape))
+                        for k, p in m.named_parameters(recurse=False)}
+            for k, t in ts.items():
+                shard[k] = t.detach().to('cpu').contiguous(); size += t.numel()*t.element_size(); total += t.numel()*t.element_size()
+            if size >= shard_bytes: flush()
+        if shard: flush()
+        n = len(set(weight_map.values()))
+        names = {f: f"model-{int(f[6:11]):05d}-of-{n:05d}.safetensors" for f in set(weight_map.values())}
+        for old, new in names.items(): (tmp/old).rename(tmp/new)
+        (tmp/'model.safetensors.index.json').write_text(json.dumps(dict(metadata=dict(total_size=total), weight_map={k: names[v] for k, v in weight_map.items()}), indent=1))
+        ql = next(m for m in model.modules() if isinstance(m, QuantLinear))
+        (tmp/QUANT_CONFIG).write_text(json.dumps(dict(backend=backend, options=ql.opts, source='random'), indent=1))
     return path
