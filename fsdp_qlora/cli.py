@@ -47,6 +47,7 @@ def fsdp_qlora_train(
     use_cpu_offload: bool_arg = True, # Keep sharded parameters and gradients in CPU memory (GPU runs)
     use_activation_cpu_offload: bool_arg = False, # Keep the activations saved for backward in CPU memory (GPU runs)
     no_sync: bool_arg = False, # Reduce gradients only on the last micro-batch of a step (forced on with CPU offload and accumulation)
+    max_gpu_memory: float = -1, # Cap each process's GPU memory at this many GiB, to play a smaller card (-1: no cap)
     low_memory: bool_arg = True, # Only rank 0 reads the checkpoint (into CPU memory); the others receive their shards from it
     precision: Annotated[str, _choices(PRECISIONS)] = 'bf16', # Storage and compute dtypes (see the precision notebook)
     model_name: str = 'meta-llama/Llama-2-7b-hf', # A local checkpoint folder or a hub id in the local Hugging Face cache
@@ -147,6 +148,7 @@ def validate(cfg):
              "--wait_steps, --warmup_steps and --repeat must be >= 0 and --active_steps > 0")
         need(cfg.profiling_frequency >= cfg.warmup_steps + cfg.active_steps,
              f"--profiling_frequency {cfg.profiling_frequency} is shorter than --warmup_steps + --active_steps ({cfg.warmup_steps + cfg.active_steps})")
+    need(cfg.max_gpu_memory == -1 or (cuda and cfg.max_gpu_memory > 0), f"--max_gpu_memory {cfg.max_gpu_memory} needs a GPU and a positive size in GiB (or -1)")
     need(not cfg.profile_memory or cuda, "--profile_memory records the CUDA allocator and needs a GPU; use --profile true --export_memory_timeline true on the CPU")
     if cfg.log_to == 'wandb':
         try: import wandb

@@ -99,6 +99,8 @@ def setup(cfg, local_rank: int = 0) -> Run:
     if cuda: torch.cuda.set_device(local_rank)
     if not dist.is_initialized(): dist.init_process_group('cuda:nccl,cpu:gloo' if cuda else 'gloo')
     device = default_device(local_rank)
+    if cuda and cfg.max_gpu_memory > 0:     # play a smaller card: the caching allocator refuses to grow past the cap
+        torch.cuda.set_per_process_memory_fraction(min(1.0, cfg.max_gpu_memory*2**30/torch.cuda.get_device_properties(device).total_memory), device)
     run = Run(cfg, dist.get_rank(), local_rank, dist.get_world_size(), device, PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type],
               no_sync=no_sync_wanted(cfg), act_offload=cfg.use_activation_cpu_offload)
     run.prec.check(device)
