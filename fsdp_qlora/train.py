@@ -209,7 +209,7 @@ class Logger:
         if not self.on: return
         metrics = {k: v for k, v in metrics.items() if v is not None}
         if self.kind == 'tqdm': self.bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ('loss', 'lr', 'tok_s')})
-        elif self.kind == 'stdout': print(f"step {step}: " + ', '.join(f"{k} {v:.4g}" for k, v in metrics.items()), flush=True)
+        elif self.kind == 'stdout': print(f"step {step}: " + ', '.join(f"{k} {v:.{6 if k == 'loss' else 4}g}" for k, v in metrics.items()), flush=True)
         elif self.wandb: self.wandb.log(metrics, step=step)
 
     def close(self):
