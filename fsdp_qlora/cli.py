@@ -7,7 +7,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/cli.html.md"""
 
 # %% auto #0
 __all__ = ['TrainConfig', 'LAUNCHERS', 'fsdp_qlora_train', 'validate', 'fused_supported', 'Launcher', 'launcher', 'train',
-           'underscore_aliases', 'train_parser', 'train_cli']
+           'train_parser', 'train_cli']
 
 # %% ../nbs/09_cli.ipynb #e2d20c86
 import os, sys, inspect, socket
@@ -211,23 +211,10 @@ def train(cfg):
     mp.spawn(_spawned, args=(world, cfg), nprocs=world, join=True)
 
 # %% ../nbs/09_cli.ipynb #ac81c448
-def underscore_aliases(parser):
-    "Accept `--model_name` for every `--model-name` flag of `parser`"
-    for a in parser._actions:
-        for o in list(a.option_strings):
-            if o.startswith('--') and '-' in o[2:]:
-                alias = '--' + o[2:].replace('-', '_')
-                a.option_strings.append(alias); parser._option_string_actions[alias] = a
-    return parser
-
 def train_parser():
     "The argument parser of `fsdp_qlora_train`"
-    return underscore_aliases(anno_parser(fsdp_qlora_train, prog='fsdp_qlora_train'))
+    return cli_parser(fsdp_qlora_train)
 
 def train_cli(argv=None):
     "Entry point of the `fsdp_qlora_train` console script"
-    args = vars(train_parser().parse_args(argv))
-    args.pop('pdb', None); args.pop('xtra', None)
-    try: fsdp_qlora_train(**args)
-    except ConfigError as e:
-        print(f"fsdp_qlora_train: error: {e}", file=sys.stderr); sys.exit(2)
+    run_cli(fsdp_qlora_train, argv)

@@ -13,7 +13,8 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['rank', 'world_size', 'is_rank0', 'rprint', 'ConfigError', 'need', 'atomic_path', 'default_device', 'fmt_bytes']
+__all__ = ['rank', 'world_size', 'is_rank0', 'rprint', 'ConfigError', 'need', 'atomic_path', 'default_device', 'fmt_bytes',
+           'underscore_aliases', 'cli_parser', 'run_cli']
 
 # %% ../nbs/00_core.ipynb #4f75f8f0
 def rank() -> int:
@@ -66,3 +67,27 @@ def default_device(local_rank: int = 0) -> torch.device:
 def fmt_bytes(n: float) -> str:
     "Human-readable size, in GiB"
     return f"{n/2**30:.2f} GiB"
+
+# %% ../nbs/00_core.ipynb #8f964bb6
+def underscore_aliases(parser):
+    "Accept `--model_name` for every `--model-name` flag of `parser`"
+    for a in parser._actions:
+        for o in list(a.option_strings):
+            if o.startswith('--') and '-' in o[2:]:
+                alias = '--' + o[2:].replace('-', '_')
+                a.option_strings.append(alias); parser._option_string_actions[alias] = a
+    return parser
+
+def cli_parser(func, prog: str = None):
+    "The argument parser of the console script defined by `func`"
+    from fastcore.script import anno_parser
+    return underscore_aliases(anno_parser(func, prog=prog or func.__name__))
+
+def run_cli(func, argv=None, prog: str = None):
+    "Parse `argv` (default: the command line) for `func` and call it; a `ConfigError` exits with one line and status 2"
+    prog = prog or func.__name__
+    args = vars(cli_parser(func, prog).parse_args(argv))
+    args.pop('pdb', None); args.pop('xtra', None)
+    try: return func(**args)
+    except ConfigError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr); sys.exit(2)

@@ -96,12 +96,7 @@ def fsdp_qlora_expand(
 
 def expand_cli(argv=None):
     "Entry point of the `fsdp_qlora_expand` console script"
-    from fsdp_qlora.cli import underscore_aliases
-    args = vars(underscore_aliases(anno_parser(fsdp_qlora_expand, prog='fsdp_qlora_expand')).parse_args(argv))
-    args.pop('pdb', None); args.pop('xtra', None)
-    try: fsdp_qlora_expand(**args)
-    except ConfigError as e:
-        print(f"fsdp_qlora_expand: error: {e}", file=sys.stderr); sys.exit(2)
+    run_cli(fsdp_qlora_expand, argv)
 
 # %% ../nbs/12_expand.ipynb #b21dfe63
 if __name__ == '__main__': expand_cli()
