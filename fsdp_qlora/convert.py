@@ -1,5 +1,5 @@
 """From the state dict `--save_model` writes to a Hugging Face PEFT adapter folder, a merged model folder,
-or (for full fine-tunes) a complete model folder; and the `fsdp_qlora_convert` command.
+or (for full fine-tunes and Llama-Pro) a complete model folder; and the `fsdp_qlora_convert` command.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/convert.html.md"""
 
@@ -230,7 +230,7 @@ def fsdp_qlora_convert(
     output: str, # Folder to write (replaced atomically)
     to: Annotated[str, dict(choices=['peft', 'merged'])] = 'peft', # peft: a PEFT adapter folder; merged: a complete model folder (adapters folded in, or the trained whole weights)
     dtype: Annotated[str, dict(choices=list(DTYPES))] = 'bfloat16', # dtype of a merged model's weights
-    merge_into: Annotated[str, dict(choices=['original', 'dequantized'])] = 'original', # Quantized train types: fold adapters into the original 16-bit weights, or into the dequantized 4-bit ones training saw
+    merge_into: Annotated[str, dict(choices=['original', 'dequantized'])] = 'original', # Quantized train types: fold adapters into (Llama-Pro: keep as the old layers) the original 16-bit weights, or the dequantized low-bit ones training saw
     model_name: str = None, # Base model (default: the run's --model_name)
     llama_pro_path: str = None, # Llama-Pro types: the expanded checkpoint trained (default: the run's --llama_pro_path)
     train_type: Annotated[str, dict(choices=list(TRAIN_TYPES))] = None, # Default: the run's
