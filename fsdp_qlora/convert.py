@@ -240,8 +240,8 @@ def fsdp_qlora_convert(
 ):
     "Convert a state dict saved by fsdp_qlora_train to a PEFT adapter or a merged Hugging Face model folder"
     need(Path(state_dict).is_file(), f"--state_dict {state_dict}: no such file")
-    cfg = run_flags(state_dict, model_name=model_name, llama_pro_path=llama_pro_path, train_type=train_type, lora_rank=lora_rank, lora_alpha=lora_alpha,
-                    lora_target_modules=lora_target_modules)
+    cfg = run_flags(state_dict, model_name=model_name, llama_pro_path=llama_pro_path, train_type=train_type, lora_rank=lora_rank,
+                    lora_alpha=lora_alpha, lora_target_modules=lora_target_modules)
     sd = load_file(state_dict)
     if to == 'peft': return save_peft_adapter(sd, cfg, output)
     return save_merged(sd, cfg, output, DTYPES[dtype], merge_into)
