@@ -5,7 +5,7 @@ Modules:
 - `fsdp_qlora.adapters`: Our LoRA module, its injection into any model, the PEFT route, and the table of train types: how the base is quantized × how it is adapted.
 - `fsdp_qlora.checkpoint`: Crash-safe, sharded checkpoints of a running job (`--save_steps`, `--keep_last`), exact resume (`--resume_from DIR|latest`), and the stop on a non-finite loss.
 - `fsdp_qlora.cli`: `fsdp_qlora_train`: one definition of every flag (with the original script's names and defaults), the typed config derived from it, the checks made before any process starts, and the launcher.
-- `fsdp_qlora.convert`: From the state dict `--save_model` writes to a Hugging Face PEFT adapter folder, a merged model folder, or (for full fine-tunes) a complete model folder; and the `fsdp_qlora_convert` command.
+- `fsdp_qlora.convert`: From the state dict `--save_model` writes to a Hugging Face PEFT adapter folder, a merged model folder, or (for full fine-tunes and Llama-Pro) a complete model folder; and the `fsdp_qlora_convert` command.
 - `fsdp_qlora.data`: Datasets by name or file, prompt styles that split a record into prompt and response, a tokenizing dataset that masks the prompt out of the loss, padding, and the distributed data loader.
 - `fsdp_qlora.expand`: `fsdp_qlora_expand`: write a deeper copy of a checkpoint whose new decoder layers are identities, for the `bnb_llama_pro` / `hqq_llama_pro` train types.
 - `fsdp_qlora.fsdp`: The sharding table, the device mesh, `fully_shard` on each decoder layer and the root, and the move of the loaded weights into the sharded model, broadcasting from rank 0 with `--low_memory`.

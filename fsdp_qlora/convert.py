@@ -1,5 +1,5 @@
 """From the state dict `--save_model` writes to a Hugging Face PEFT adapter folder, a merged model folder,
-or (for full fine-tunes) a complete model folder; and the `fsdp_qlora_convert` command.
+or (for full fine-tunes and Llama-Pro) a complete model folder; and the `fsdp_qlora_convert` command.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/convert.html.md"""
 
@@ -16,15 +16,16 @@ from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from fastcore.script import anno_parser
 from .core import *
-from .quantize import QuantLinear, quantize_weight, load_quantized, _matches
-from .adapters import TRAIN_TYPES, lora_targets
+from types import SimpleNamespace
+from .quantize import QuantLinear, quantize_weight, load_quantized, quant_options, _matches
+from .adapters import ADAPTERS, TRAIN_TYPES, lora_targets
 from .precision import PRECISIONS
-from .load import resolve_model, weight_files
+from .load import resolve_model, weight_files, empty_model
 
 # %% auto #0
-__all__ = ['EXPORTS', 'CONVERT_FLAGS', 'DTYPES', 'AdapterExport', 'merge_lora', 'merge_dora', 'export_row', 'base_shapes',
-           'split_adapter', 'check_adapter', 'run_flags', 'peft_state_dict', 'save_peft_adapter', 'save_peft_beside',
-           'save_merged', 'fsdp_qlora_convert', 'convert_cli']
+__all__ = ['EXPORTS', 'CONVERT_FLAGS', 'DTYPES', 'AdapterExport', 'merge_lora', 'merge_dora', 'export_row', 'base_path',
+           'base_shapes', 'split_adapter', 'check_adapter', 'run_flags', 'peft_state_dict', 'save_peft_adapter',
+           'save_peft_beside', 'save_merged', 'quantized_weights', 'fsdp_qlora_convert', 'convert_cli']
 
 # %% ../nbs/11_convert.ipynb #a03c33d8
 @dataclass
@@ -34,7 +35,6 @@ class AdapterExport:
     prefix: str = ''                             # what our names carry before the Hugging Face module name
     merge: Callable | None = None                # (W, tensors by role, scaling) -> merged W, all float32
     use_dora: bool = False
-    expand: Callable | None = None               # whole-model types: (base config dict, run flags) -> (new config, {new key: base key})
     @property
     def peft(self) -> bool: return bool(self.roles)
 
@@ -49,11 +49,14 @@ def merge_dora(W, t: dict, scaling: float):
 
 _LORA = {'A': ('lora_A.weight', 'lora_A.weight'), 'B': ('lora_B.weight', 'lora_B.weight')}
 _PEFT_LORA = {'A': ('lora_A.default.weight', 'lora_A.weight'), 'B': ('lora_B.default.weight', 'lora_B.weight')}
+_DORA = {**_LORA, 'magnitude': ('magnitude', 'lora_magnitude_vector')}
 
 EXPORTS = {
     'full':      AdapterExport(),
     'lora':      AdapterExport(_LORA, merge=merge_lora),
     'peft_lora': AdapterExport(_PEFT_LORA, prefix='base_model.model.', merge=merge_lora),
+    'dora':      AdapterExport(_DORA, merge=merge_dora, use_dora=True),
+    'llama_pro': AdapterExport(),
 }
 
 def export_row(cfg: dict) -> AdapterExport:
@@ -62,6 +65,12 @@ def export_row(cfg: dict) -> AdapterExport:
     adapter = TRAIN_TYPES[cfg['train_type']].adapter
     need(adapter in EXPORTS, f"--train_type {cfg['train_type']}: no row for adapter {adapter!r} in EXPORTS, so it cannot be converted yet")
     return EXPORTS[adapter]
+
+def base_path(cfg: dict) -> Path:
+    "The checkpoint the run `cfg` trained: the folder of its adapter's `checkpoint_flag` (`--model_name`, `--llama_pro_path`)"
+    flag = ADAPTERS[TRAIN_TYPES[cfg['train_type']].adapter].checkpoint_flag
+    need(cfg.get(flag), f"--train_type {cfg['train_type']} trains the checkpoint --{flag}, which is not set: pass --{flag}")
+    return resolve_model(cfg[flag])
 
 # %% ../nbs/11_convert.ipynb #dca05b72
 def base_shapes(path) -> dict:
@@ -118,7 +127,7 @@ def peft_state_dict(sd: dict, cfg: dict, shapes: dict | None = None) -> dict:
     row = export_row(cfg)
     need(row.peft, f"--train_type {cfg['train_type']} trains whole weights, which have no PEFT adapter form: convert with --to merged")
     mods = split_adapter(sd, row)
-    check_adapter(mods, cfg, shapes or base_shapes(resolve_model(cfg['model_name'])))
+    check_adapter(mods, cfg, shapes or base_shapes(base_path(cfg)))
     return {f"base_model.model.{m}.{row.roles[role][1]}": t.contiguous() for m, ts in mods.items() for role, t in ts.items()}
 
 def save_peft_adapter(sd: dict, cfg: dict, out, shapes: dict | None = None) -> Path:
@@ -145,11 +154,11 @@ def save_peft_beside(sd: dict, cfg: dict, out) -> Path | None:
 def _quant_roundtrip(W, cfg: dict):
     "W quantized and dequantized as the run's loader did (its backend, from its precision's dtype)"
     tt, dtype = TRAIN_TYPES[cfg['train_type']], PRECISIONS[cfg.get('precision', 'bf16')].param_dtype
-    q = QuantLinear(W.shape[1], W.shape[0], backend=tt.quant, compute_dtype=dtype)
+    q = QuantLinear(W.shape[1], W.shape[0], backend=tt.quant, compute_dtype=dtype, **quant_options(tt.quant, SimpleNamespace(**cfg)))
     load_quantized(q, quantize_weight(q, W.to(dtype)))
     return q.dequantize().float()
 
-def _write_model(base: Path, out, tensors_of: Callable, dtype: torch.dtype, config: dict | None = None):
+def _write_model(base: Path, out, tensors_of: Callable, dtype: torch.dtype):
     "Write base's layout to `out` with each shard's tensors from `tensors_of(shard file)` cast to `dtype`"
     with atomic_path(out, is_dir=True) as tmp:
         tmp, total, wmap = Path(tmp), 0, {}
@@ -161,7 +170,7 @@ def _write_model(base: Path, out, tensors_of: Callable, dtype: torch.dtype, conf
             total += sum(t.numel()*t.element_size() for t in ts.values()); wmap.update({k: f.name for k in ts})
         if (base/'model.safetensors.index.json').exists():
             (tmp/'model.safetensors.index.json').write_text(json.dumps(dict(metadata=dict(total_size=total), weight_map=wmap), indent=2))
-        c = config or json.loads((base/'config.json').read_text())
+        c = json.loads((base/'config.json').read_text())
         c['dtype'] = str(dtype).removeprefix('torch.')
         if 'torch_dtype' in c: c['torch_dtype'] = c['dtype']
         (tmp/'config.json').write_text(json.dumps(c, indent=2))
@@ -169,12 +178,12 @@ def _write_model(base: Path, out, tensors_of: Callable, dtype: torch.dtype, conf
 
 def save_merged(sd: dict, cfg: dict, out, dtype=torch.bfloat16, merge_into: str = 'original') -> Path:
     "Write the base model of `cfg` with the trained `sd` folded in (adapters) or swapped in (whole weights) to `out`"
-    row, base = export_row(cfg), resolve_model(cfg['model_name'])
+    row, base = export_row(cfg), base_path(cfg)
     need(merge_into in ('original', 'dequantized'), f"--merge_into must be 'original' or 'dequantized', got {merge_into!r}")
     quant = TRAIN_TYPES[cfg['train_type']].quant
     need(merge_into == 'original' or quant, f"--merge_into dequantized needs a quantized train type, not {cfg['train_type']}")
     shapes = base_shapes(base)
-    if not row.peft: return _save_complete(sd, cfg, out, dtype, base, shapes, row)
+    if not row.peft: return _save_complete(sd, cfg, out, dtype, base, shapes, merge_into)
     mods = split_adapter(sd, row); check_adapter(mods, cfg, shapes)
     scaling = cfg['lora_alpha']/cfg['lora_rank']
     def tensors_of(f):
@@ -190,21 +199,27 @@ def save_merged(sd: dict, cfg: dict, out, dtype=torch.bfloat16, merge_into: str 
     rprint(f"Wrote merged model ({len(mods)} adapted layers, {merge_into} base weights, {dtype}) to {out}")
     return Path(out)
 
-def _save_complete(sd, cfg, out, dtype, base, shapes, row):
-    "Whole-weight types: every tensor of the (possibly expanded) model from `sd` if trained, else from the base"
-    config = json.loads((base/'config.json').read_text())
-    config, src = row.expand(config, cfg) if row.expand else (config, {k: k for k in shapes})
-    extra = sorted(set(sd) - set(src))
-    need(not extra, f"the state dict holds {len(extra)} tensors this model does not have, e.g. {extra[:2]}: is --model_name the base it was trained from?")
+def quantized_weights(cfg: dict, base: Path) -> set:
+    "Names of the weights the run's loader held quantized: the `QuantLinear`s of the same empty model"
+    tt = TRAIN_TYPES[cfg['train_type']]
+    if not tt.quant: return set()
+    m = empty_model(base, torch.float32, tt.quant, skip=('lm_head', *ADAPTERS[tt.adapter].plain(base)),
+                    **quant_options(tt.quant, SimpleNamespace(**cfg)))
+    return {f'{n}.weight' for n, mod in m.named_modules() if isinstance(mod, QuantLinear)}
+
+def _save_complete(sd, cfg, out, dtype, base, shapes, merge_into):
+    "Whole-weight types: every tensor of the trained checkpoint from `sd` if trained, else from the checkpoint"
+    flag = ADAPTERS[TRAIN_TYPES[cfg['train_type']].adapter].checkpoint_flag
+    extra = sorted(set(sd) - set(shapes))
+    need(not extra, f"the state dict holds {len(extra)} tensors this model does not have, e.g. {extra[:2]}: is --{flag} the checkpoint it was trained from?")
     for k, t in sd.items():
-        need(tuple(t.shape) == shapes[src[k]], f"{k}: trained shape {tuple(t.shape)}, the base has {shapes[src[k]]}")
-    by_src = {}
-    for k, s in src.items(): by_src.setdefault(s, []).append(k)
+        need(tuple(t.shape) == shapes[k], f"{k}: trained shape {tuple(t.shape)}, the base has {shapes[k]}")
+    deq = quantized_weights(cfg, base) - set(sd) if merge_into == 'dequantized' else set()
     def tensors_of(f):
         with safe_open(f, 'pt') as sf:
-            return {k: (sd[k] if k in sd else sf.get_tensor(s)) for s in sf.keys() for k in by_src.get(s, [])}
-    _write_model(base, out, tensors_of, dtype, config)
-    rprint(f"Wrote complete model ({len(sd)} trained tensors, {dtype}) to {out}")
+            return {k: sd[k] if k in sd else _quant_roundtrip(sf.get_tensor(k), cfg) if k in deq else sf.get_tensor(k) for k in sf.keys()}
+    _write_model(base, out, tensors_of, dtype)
+    rprint(f"Wrote complete model ({len(sd)} trained tensors, {len(deq)} dequantized weights, {dtype}) to {out}")
     return Path(out)
 
 # %% ../nbs/11_convert.ipynb #068fc65c
@@ -215,8 +230,9 @@ def fsdp_qlora_convert(
     output: str, # Folder to write (replaced atomically)
     to: Annotated[str, dict(choices=['peft', 'merged'])] = 'peft', # peft: a PEFT adapter folder; merged: a complete model folder (adapters folded in, or the trained whole weights)
     dtype: Annotated[str, dict(choices=list(DTYPES))] = 'bfloat16', # dtype of a merged model's weights
-    merge_into: Annotated[str, dict(choices=['original', 'dequantized'])] = 'original', # Quantized train types: fold adapters into the original 16-bit weights, or into the dequantized 4-bit ones training saw
+    merge_into: Annotated[str, dict(choices=['original', 'dequantized'])] = 'original', # Quantized train types: fold adapters into (Llama-Pro: keep as the old layers) the original 16-bit weights, or the dequantized low-bit ones training saw
     model_name: str = None, # Base model (default: the run's --model_name)
+    llama_pro_path: str = None, # Llama-Pro types: the expanded checkpoint trained (default: the run's --llama_pro_path)
     train_type: Annotated[str, dict(choices=list(TRAIN_TYPES))] = None, # Default: the run's
     lora_rank: int = None, # Default: the run's
     lora_alpha: float = None, # Default: the run's
@@ -224,8 +240,8 @@ def fsdp_qlora_convert(
 ):
     "Convert a state dict saved by fsdp_qlora_train to a PEFT adapter or a merged Hugging Face model folder"
     need(Path(state_dict).is_file(), f"--state_dict {state_dict}: no such file")
-    cfg = run_flags(state_dict, model_name=model_name, train_type=train_type, lora_rank=lora_rank, lora_alpha=lora_alpha,
-                    lora_target_modules=lora_target_modules)
+    cfg = run_flags(state_dict, model_name=model_name, llama_pro_path=llama_pro_path, train_type=train_type, lora_rank=lora_rank,
+                    lora_alpha=lora_alpha, lora_target_modules=lora_target_modules)
     sd = load_file(state_dict)
     if to == 'peft': return save_peft_adapter(sd, cfg, output)
     return save_merged(sd, cfg, output, DTYPES[dtype], merge_into)
