@@ -248,12 +248,7 @@ def fsdp_qlora_convert(
 
 def convert_cli(argv=None):
     "Entry point of the `fsdp_qlora_convert` console script"
-    from fsdp_qlora.cli import underscore_aliases
-    args = vars(underscore_aliases(anno_parser(fsdp_qlora_convert, prog='fsdp_qlora_convert')).parse_args(argv))
-    args.pop('pdb', None); args.pop('xtra', None)
-    try: fsdp_qlora_convert(**args)
-    except ConfigError as e:
-        print(f"fsdp_qlora_convert: error: {e}", file=sys.stderr); sys.exit(2)
+    run_cli(fsdp_qlora_convert, argv)
 
 # %% ../nbs/11_convert.ipynb #3d09dd02
 if __name__ == '__main__': convert_cli()
