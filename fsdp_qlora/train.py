@@ -352,9 +352,11 @@ def fsdp_main(local_rank: int, cfg):
     "One rank of a run: setup → load → adapt → shard → fit → save"
     run = setup(cfg, local_rank)
     try:
+        if cfg.verbose: rprint("Flags:", json.dumps(asdict(cfg) if is_dataclass(cfg) else vars(cfg), default=str))
         model, loaded, path = load(run)
         model, loaded, trainable = adapt(run, model, loaded)
         model = shard(run, model, loaded, trainable)
+        if cfg.verbose: rprint(model)
         loader = make_loader(run, path)
         losses = fit(run, model, loader)
         if cfg.save_model: save(run, model)
