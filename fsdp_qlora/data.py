@@ -280,20 +280,20 @@ class PackedDataset(Dataset):
     "Samples of `dataset` concatenated into rows of `context_length` tokens, with per-sample `position_ids`"
     def __init__(self, dataset: Dataset, context_length: int):
         self.context_length, self.rows, row, n = context_length, [], [], 0
-        for i in range(len(dataset)):
-            k = len(dataset[i]['input_ids'])
+        self.items = [dataset[i] for i in range(len(dataset))]      # tokenized once: packing needs every length anyway
+        for i, it in enumerate(self.items):
+            k = len(it['input_ids'])
             need(k <= context_length, f"sample {i} has {k} tokens, more than --context_length {context_length}")
             if n + k > context_length: self.rows.append(row); row, n = [], 0
             row.append(i); n += k
         if row: self.rows.append(row)
-        self.dataset = dataset
 
     def __len__(self): return len(self.rows)
 
     def __getitem__(self, r) -> dict:
         ids, labels, pos = [], [], []
         for i in self.rows[r]:
-            it = self.dataset[i]
+            it = self.items[i]
             ids += _as_list(it['input_ids']); pos += list(range(len(it['input_ids'])))
             labels += [-100] + _as_list(it['labels'])[1:]
         return dict(input_ids=ids, labels=labels, position_ids=pos)

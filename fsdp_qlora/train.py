@@ -8,7 +8,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/train.html.md"""
 # %% ../nbs/08_train.ipynb #553fe641
 from __future__ import annotations
 import os, json, math, time, resource
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field, asdict, is_dataclass
 from functools import partial
 from pathlib import Path
@@ -27,7 +27,7 @@ from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, 
 from .checkpoint import Checkpointer
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'setup', 'load', 'adapt', 'shard',
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'setup', 'run_model', 'load', 'adapt', 'shard',
            'token_loss_sum', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler', 'make_profiler', 'MemorySnapshot',
            'total_steps', 'fit', 'trained_state', 'save', 'memory_report', 'make_loader', 'fsdp_main', 'load_unsharded']
 
@@ -112,13 +112,18 @@ def setup(cfg, local_rank: int = 0) -> Run:
     return run
 
 # %% ../nbs/08_train.ipynb #c423795d
-def load(run: Run):
-    "Empty model (quantized layers swapped in) and the checkpoint's tensors this rank holds"
+def run_model(run: Run):
+    "The run's empty model (quantized layers swapped in, precision applied) and its checkpoint folder"
     cfg, spec = run.cfg, ADAPTERS[run.train_type.adapter]
     path = resolve_model(getattr(cfg, spec.checkpoint_flag))       # --model_name, or --llama_pro_path for Llama-Pro
     model = empty_model(path, run.prec.param_dtype, run.train_type.quant, skip=('lm_head', *spec.plain(path)),
                         **quant_options(run.train_type.quant, cfg))
-    apply_precision(model, run.prec)
+    return apply_precision(model, run.prec), path
+
+def load(run: Run):
+    "Empty model (quantized layers swapped in) and the checkpoint's tensors this rank holds"
+    cfg = run.cfg
+    model, path = run_model(run)
     reads = run.rank == 0 or not cfg.low_memory
     keep_on = 'cpu' if cfg.low_memory else run.device
     t0 = time.perf_counter()
@@ -371,10 +376,7 @@ def load_unsharded(cfg, trained=None, device='cpu') -> nn.Module:
     "The model of `cfg` in this process, without FSDP, optionally with trained tensors from the file `trained`"
     from safetensors.torch import load_file
     run = Run(cfg, 0, 0, 1, torch.device(device), PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type])
-    spec = ADAPTERS[run.train_type.adapter]
-    path = resolve_model(getattr(cfg, spec.checkpoint_flag))
-    model = apply_precision(empty_model(path, run.prec.param_dtype, run.train_type.quant, skip=('lm_head', *spec.plain(path)),
-                                        **quant_options(run.train_type.quant, cfg)), run.prec)
+    model, path = run_model(run)
     loaded = load_weights(path, model, device=device, keep_on=device, progress=False)
     model, loaded, _ = adapt(run, model, loaded)
     tr = load_file(str(trained)) if trained else {}
