@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 # %% auto #0
 __all__ = ['rank', 'world_size', 'is_rank0', 'rprint', 'ConfigError', 'need', 'atomic_path', 'default_device', 'fmt_bytes',
-           'underscore_aliases', 'cli_parser', 'run_cli']
+           'host_rss', 'underscore_aliases', 'cli_parser', 'run_cli']
 
 # %% ../nbs/00_core.ipynb #4f75f8f0
 def rank() -> int:
@@ -67,6 +67,11 @@ def default_device(local_rank: int = 0) -> torch.device:
 def fmt_bytes(n: float) -> str:
     "Human-readable size, in GiB"
     return f"{n/2**30:.2f} GiB"
+
+def host_rss() -> int:
+    "This process's resident host memory now, in bytes"
+    import psutil
+    return psutil.Process().memory_info().rss
 
 # %% ../nbs/00_core.ipynb #8f964bb6
 def underscore_aliases(parser):

@@ -76,21 +76,26 @@ def capture_real(model: nn.Module) -> dict:
 
 @torch.no_grad()
 def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0: bool):
-    "Allocate the sharded `model` on `device` and fill it from `loaded` (rank 0's or every rank's) and `shared`"
-    model.to_empty(device=device)
-    for name, t in chain(model.named_parameters(), model.named_buffers()):
-        if name in shared: full, src = shared[name], None
-        else:
-            need(name in loaded or from_rank0 and not is_rank0(), f"no value for {name}: not in the checkpoint and not initialised")
-            full, src = loaded.pop(name, None), (0 if from_rank0 else None)
-            if full is None: full = torch.empty(t.shape, dtype=t.dtype, device=device)
-        full = full.to(device, t.dtype) if full.dtype != t.dtype or full.device != torch.device(device) else full
-        if isinstance(t, DTensor):
-            local = distribute_tensor(full, t.device_mesh, t.placements, src_data_rank=src).to_local()
-            t.to_local().copy_(local)
-        else:
-            if src == 0: dist.broadcast(full, 0)
-            t.copy_(full)
+    "Allocate the sharded `model` on `device` module by module, filling it from `loaded` (rank 0's or every rank's) and `shared`"
+    done = set()
+    for mn, mod in model.named_modules():
+        mod.to_empty(device=device, recurse=False)     # this module's shards only: the host never holds all shards and all of `loaded`
+        for n, t in chain(mod.named_parameters(recurse=False), mod.named_buffers(recurse=False)):
+            if id(t) in done: continue                   # a tied tensor, filled under its first name
+            done.add(id(t)); name = f"{mn}.{n}" if mn else n
+            if name in shared: full, src = shared[name], None
+            else:
+                need(name in loaded or from_rank0 and not is_rank0(), f"no value for {name}: not in the checkpoint and not initialised")
+                full, src = loaded.pop(name, None), (0 if from_rank0 else None)
+                if full is None: full = torch.empty(t.shape, dtype=t.dtype, device=device)
+            full = full.to(device, t.dtype) if full.dtype != t.dtype or full.device != torch.device(device) else full
+            if isinstance(t, DTensor):
+                local = distribute_tensor(full, t.device_mesh, t.placements, src_data_rank=src).to_local()
+                t.to_local().copy_(local)
+            else:
+                if src == 0: dist.broadcast(full, 0)
+                t.copy_(full)
+            del full
 
 # %% ../nbs/07_fsdp.ipynb #dc09dca6
 def check_model(model: nn.Module, trainable_names=None):

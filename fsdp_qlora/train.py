@@ -129,7 +129,7 @@ def load(run: Run):
     keep_on = 'cpu' if cfg.low_memory else run.device
     t0 = time.perf_counter()
     loaded = load_weights(path, model, device=run.device, keep_on=keep_on, workers=cfg.loading_workers) if reads else {}
-    rprint(f"Loaded {path.name} in {time.perf_counter() - t0:.1f}s")
+    rprint(f"Loaded {path.name} in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
     if cfg.save_quantized_to and run.rank == 0: rprint(f"Saved the quantized base to {save_quantized(loaded, path, cfg.save_quantized_to, model)}")
     return model, loaded, path
 
@@ -165,7 +165,7 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload)
     materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory)
     check_model(model, trainable)
-    rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s")
+    rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
     return model
 
 # %% ../nbs/08_train.ipynb #d997ebc2

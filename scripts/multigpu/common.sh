@@ -11,6 +11,7 @@ fi
 export PYTHONPATH=/tmp/site:$PWD
 OUT=${OUT:-/tmp/out}; mkdir -p $OUT; export OUT
 echo 'from fsdp_qlora.cli import train_cli; train_cli()' > /tmp/train.py
+mkdir -p /tmp/bin; printf '#!/bin/sh\nexec python3 /tmp/train.py "$@"\n' > /tmp/bin/fsdp_qlora_train; chmod +x /tmp/bin/fsdp_qlora_train; export PATH=$PATH:/tmp/bin  # no pip install on the device
 
 llama() {  # $1 dir, $2 7b|70b, $3 plain|bnb|hqq4, [$4 device]: a Llama-2-shaped random checkpoint, written on the GPU
   [ -f $1/.complete ] && return 0
@@ -56,7 +57,7 @@ agents() {  # $1 job name, $2 nodes, $3 GPUs per node, rest: flags. $2 torchrun 
       /tmp/train.py --log_to stdout "$@" > $OUT/${name}_node$r.log 2>&1 & pids+=($!)
   done
   local rc=0; for p in ${pids[@]}; do wait $p || rc=$?; done
-  cp $OUT/${name}_node0.log $OUT/$name.log; result $name $rc $((nn*per)) "nodes=$nn $*"
+  cat $OUT/${name}_node*.log > $OUT/$name.log; result $name $rc $((nn*per)) "nodes=$nn $*"
 }
 
 result() {  # $1 name, $2 rc, $3 GPUs, $4 flags: one JSON line (steps, losses, median tok/s per GPU, s/step, per-rank peaks)
@@ -64,11 +65,12 @@ result() {  # $1 name, $2 rc, $3 GPUs, $4 flags: one JSON line (steps, losses, m
 import sys, re, json
 name, rc, n, flags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 txt = open(f"{__import__('os').environ['OUT']}/{name}.log", errors='replace').read()
-steps = [dict(re.findall(r'(\w+) ([-\d.e]+)', l.split(':', 1)[1])) for l in txt.splitlines() if re.match(r'step \d+:', l)]
+steps = [dict(re.findall(r'(\w+) ([-+\d.eE]+|nan|inf)', l.split(':', 1)[1])) for l in txt.splitlines() if re.match(r'step \d+:', l)]
 med = lambda xs: sorted(xs)[len(xs)//2] if xs else None
 meas = steps[2:] or steps
 ranks = {int(r): dict(alloc=float(a), reserved=float(b), rss=float(c)) for r, a, b, c in
-         re.findall(r'rank (\d+) peak GPU memory: allocated ([\d.]+) GiB, reserved ([\d.]+) GiB; peak host RSS ([\d.]+) GiB', txt)}
+         re.findall(r'rank (\d+) peak GPU memory: allocated ([\d.]+) GiB, reserved ([\d.]+) GiB; peak host RSS ([\d.]+) GiB', txt)} or \
+        {int(r): dict(rss=float(c)) for r, c in re.findall(r'rank (\d+) peak host RSS: ([\d.]+) GiB', txt)}
 get = lambda pat: (lambda m: float(m.group(1)) if m else None)(re.search(pat, txt))
 print(json.dumps(dict(name=name, rc=rc, gpus=n, steps=len(steps), losses=[float(s['loss']) for s in steps],
     tok_s_per_gpu=(med([float(s['tok_s']) for s in meas]) or 0)/n, s_per_step=med([float(s['step_s']) for s in meas]),

@@ -14,6 +14,7 @@
 #   scaling     full_shard at batch 2 per GPU on 1, 2 (from strategies) and 4 GPUs, and 1 GPU at batch 8 (the
 #               4-GPU run's global batch) for the losses
 #   l70b4       Llama-2-70B shape in NF4 across 4 GPUs without CPU offload
+#   l70b1       Llama-2-70B shape in NF4 on ONE GPU capped at 24 GiB with CPU offload (issue 8's one-card headline)
 #   headline    Llama-2-70B shape in NF4 (custom_qlora) and HQQ 4-bit (hqq_lora) on 2 GPUs, batch 2, context 2048,
 #               --use_cpu_offload true, each GPU capped at 24 GiB (--max_gpu_memory 24)
 # Every data row fills the 2048-token context (see long_data), so tokens/s compare across runs.
@@ -48,17 +49,20 @@ jobs_scaling() {
 }
 jobs_hybrid22() { for s in hybrid_full_shard hybrid_shard_grad_op; do echo "4${T}agents ${s}_2x2 2 2 --train_type custom_qlora --batch_size 2 --sharding_strategy $s $S7"; done; }
 jobs_l70b4() { echo "4${T}trun l70b_4gpu 4 --model_name $M70 --train_type custom_qlora --batch_size 2 --use_cpu_offload false --max_steps 4 $COMMON"; }
+jobs_l70b1() { echo "1${T}trun l70b_1gpu_offload 1 --model_name $M70 --train_type custom_qlora --batch_size 2 --use_cpu_offload true --max_gpu_memory 24 --max_steps 4 $COMMON"; }
 jobs_headline() {
   H="--batch_size 2 --use_cpu_offload true --max_gpu_memory 24 --max_steps 4 $COMMON"
   echo "2${T}trun headline_custom_qlora 2 --model_name $M70 --train_type custom_qlora $H"
   echo "2${T}trun headline_hqq_lora 2 --model_name $H70 --train_type hqq_lora --n_bits 4 $H"
 }
-if [ "${SMOKE:-0}" = 1 ]; then jobs_headline() { echo "2${T}trun headline_custom_qlora 2 --model_name $M70 --train_type custom_qlora --batch_size 2 --max_steps 2 $COMMON"; }; fi
+if [ "${SMOKE:-0}" = 1 ]; then  # the GPU cap needs a GPU
+  jobs_l70b1() { echo "1${T}trun l70b_1gpu_offload 1 --model_name $M70 --train_type custom_qlora --batch_size 2 --max_steps 2 $COMMON"; }
+  jobs_headline() { echo "2${T}trun headline_custom_qlora 2 --model_name $M70 --train_type custom_qlora --batch_size 2 --max_steps 2 $COMMON"; }; fi
 
 for p in ${PARTS:-strategies}; do
   case $p in
     strategies|loading|multinode|scaling|hybrid22) [ "${SMOKE:-0}" = 1 ] || llama $M7 7b plain ;;
-    l70b4) [ "${SMOKE:-0}" = 1 ] || llama $M70 70b bnb ;;
+    l70b4|l70b1) [ "${SMOKE:-0}" = 1 ] || llama $M70 70b bnb ;;
     headline) [ "${SMOKE:-0}" = 1 ] || { llama $M70 70b bnb; llama $H70 70b hqq4; } ;;
   esac
 done
@@ -66,10 +70,4 @@ for p in ${PARTS:-strategies}; do jobs_$p; done | queue
 if [[ " ${PARTS:-strategies} " == *" multinode "* ]]; then
   DRY_RUN=1 NODES=2 GPUS_PER_NODE=1 bash scripts/slurm/multinode.sbatch --model_name $M7 --train_type custom_qlora --sharding_strategy hybrid_full_shard | tee $OUT/slurm_dry.txt
 fi
-echo "== results"; cat $OUT/results.jsonl | python3 -c '
-import sys, json
-for l in sys.stdin:
-    r = json.loads(l); pk = r["peaks"]
-    print(f"{r[\"name\"]:32s} rc {r[\"rc\"]} steps {r[\"steps\"]:2d} tok/s/GPU {r[\"tok_s_per_gpu\"] or 0:8.0f} s/step {r[\"s_per_step\"] or 0:6.2f} "
-          f"load {r[\"load_s\"]} shard {r[\"shard_s\"]} peak alloc {[v.get(\"alloc\") for v in pk.values()]} rss {[v[\"rss\"] for v in pk.values()]} "
-          f"loss {r[\"losses\"][:1]}..{r[\"losses\"][-1:]} {r[\"error\"] or \"\"}")'
+echo "== results"; cat $OUT/results.jsonl
