@@ -10,6 +10,7 @@ Modules:
 - `fsdp_qlora.expand`: `fsdp_qlora_expand`: write a deeper copy of a checkpoint whose new decoder layers are identities, for the `bnb_llama_pro` / `hqq_llama_pro` train types.
 - `fsdp_qlora.fsdp`: The sharding table, the device mesh, `fully_shard` on each decoder layer and the root, and the move of the loaded weights into the sharded model, broadcasting from rank 0 with `--low_memory`.
 - `fsdp_qlora.load`: Find a checkpoint (local folder or the local Hugging Face cache), build the model empty on the `meta` device, and stream its weights from safetensors shards, quantizing each tensor as it arrives.
+- `fsdp_qlora.memory`: How much GPU memory a run needs, per GPU, from the model's config alone: base weights, adapters, gradients, optimizer state and activations, under each sharding strategy, with and without CPU offload.
 - `fsdp_qlora.precision`: One table says, for each `--precision` mode, how parameters and buffers are stored, what dtype the maths runs in, which FSDP mixed-precision policy applies and whether a gradient scaler is needed.
 - `fsdp_qlora.quantize`: A frozen `nn.Linear` replacement that holds its weight as packed low-bit codes (bitsandbytes NF4, HQQ 1–8 bit), one table row per quantization backend, and the function that swaps it into any model.
 - `fsdp_qlora.testing`: Writes small Llama- and Mistral-shaped models with random weights in the exact on-disk layout of a real Hugging Face checkpoint: sharded safetensors, an index, config and the real Llama 2 tokenizer.

@@ -226,7 +226,7 @@ def _save_complete(sd, cfg, out, dtype, base, shapes, merge_into):
 DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16, 'float32': torch.float32}
 
 def fsdp_qlora_convert(
-    state_dict: str, # model_state_dict.safetensors written by --save_model (its fsdp_qlora_config.json is read from the same folder)
+    state_dict: str, # The --output_dir of a run with --save_model true, or the model_state_dict.safetensors in it (its fsdp_qlora_config.json is read from the same folder)
     output: str, # Folder to write (replaced atomically)
     to: Annotated[str, dict(choices=['peft', 'merged'])] = 'peft', # peft: a PEFT adapter folder; merged: a complete model folder (adapters folded in, or the trained whole weights)
     dtype: Annotated[str, dict(choices=list(DTYPES))] = 'bfloat16', # dtype of a merged model's weights
@@ -239,10 +239,11 @@ def fsdp_qlora_convert(
     lora_target_modules: str = None, # Default: the run's
 ):
     "Convert a state dict saved by fsdp_qlora_train to a PEFT adapter or a merged Hugging Face model folder"
-    need(Path(state_dict).is_file(), f"--state_dict {state_dict}: no such file")
-    cfg = run_flags(state_dict, model_name=model_name, llama_pro_path=llama_pro_path, train_type=train_type, lora_rank=lora_rank,
+    sdp = Path(state_dict)/'model_state_dict.safetensors' if Path(state_dict).is_dir() else Path(state_dict)
+    need(sdp.is_file(), f"--state_dict {state_dict}: no such file (give a run's --output_dir or its model_state_dict.safetensors)")
+    cfg = run_flags(sdp, model_name=model_name, llama_pro_path=llama_pro_path, train_type=train_type, lora_rank=lora_rank,
                     lora_alpha=lora_alpha, lora_target_modules=lora_target_modules)
-    sd = load_file(state_dict)
+    sd = load_file(sdp)
     if to == 'peft': return save_peft_adapter(sd, cfg, output)
     return save_merged(sd, cfg, output, DTYPES[dtype], merge_into)
 
