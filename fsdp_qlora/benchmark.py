@@ -266,8 +266,12 @@ def step_lines(lines) -> list[tuple[float, dict]]:
     out = []
     for t, l in lines:
         m = _STEP.match(l.strip())
-        if m: out.append((t, {k: float(v) for k, v in (kv.rsplit(' ', 1) for kv in m.group(2).split(', '))}))
+        if m: out.append((t, {k: _num(v) for k, v in (kv.rsplit(' ', 1) for kv in m.group(2).split(', ') if ' ' in kv)}))
     return out
+
+def _num(v: str):
+    try: return float(v)
+    except ValueError: return v
 
 def run_ours(stack: Stack, s: BenchSettings, path) -> dict:
     "`fsdp_qlora_train` with the stack's train type, in this process"
@@ -385,13 +389,14 @@ def fsdp_qlora_bench(
     flops = flops_per_token(n_mm, sh, context_length)
     name = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     measured = matmul_tflops()
+    if torch.cuda.is_available(): torch.cuda.empty_cache()     # give the stacks' processes the memory this one cached
     peak, source = peak_flops(peak_tflops, name, measured)
     report = dict(shape=asdict(sh), settings=asdict(s), device=name or 'cpu', torch=torch.__version__, params=n, matmul_params=n_mm,
                   flops_per_token=flops, peak_tflops=None if peak is None else peak/1e12, peak_source=source, measured_matmul_tflops=measured,
                   baseline=baseline, stacks={})
     for k in names:
         rprint(f"== {k}: {STACKS[k].about}")
-        report['stacks'][k] = r = run_stack(STACKS[k], s, path, flops, peak, work/'logs', timeout)
+        report['stacks'][k] = r = dict(about=STACKS[k].about) | run_stack(STACKS[k], s, path, flops, peak, work/'logs', timeout)
         rprint(f"   ok: step {r['step_s']:.3f}s, {r['tok_s']:,.0f} tok/s, losses {[round(l, 4) for l in r['losses']]}" if r['status'] == 'ok' else f"   {r['note']}")
         with atomic_path(output) as tmp: tmp.write_text(json.dumps(report, indent=1))
     rprint(f"\n{shape}: {n/1e9:.2f}B parameters, context {context_length}, batch {batch_size}, LoRA r={lora_rank} alpha={lora_alpha} "
