@@ -328,7 +328,8 @@ def run_stack(stack: Stack, s: BenchSettings, path, flops: dict, peak, log_dir, 
     cmd = [sys.executable, '-m', 'fsdp_qlora.benchmark', '--_peer', spec, str(out)]
     try: r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
-        (log_dir/f'{stack.name}.log').write_text(f"{e.stdout or ''}\n{e.stderr or ''}" if isinstance(e.stdout, str) else 'timed out')
+        text = lambda b: b.decode(errors='replace') if isinstance(b, bytes) else (b or '')
+        (log_dir/f'{stack.name}.log').write_text(text(e.stdout) + '\n--- stderr ---\n' + text(e.stderr))
         return dict(status='failed', note=f'timed out after {timeout}s')
     (log_dir/f'{stack.name}.log').write_text(r.stdout + '\n--- stderr ---\n' + r.stderr)
     if r.returncode != 0 or not out.exists(): return dict(status='failed', note=f"failed: {_last_error(r.stderr or r.stdout)}")

@@ -21,6 +21,8 @@ for d in ${DROPOUTS:-0.0}; do
     --output $OUT/bench_dropout$d.json --timeout 200 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/bench_dropout$d.log
   echo "rc=$?"
   mkdir -p $OUT/logs_dropout$d; cp /tmp/bench/logs/*.log $OUT/logs_dropout$d/ 2>/dev/null; rm -f /tmp/bench/logs/*
-  # the table again, from the JSON (also when the run above was cut short: the JSON is rewritten after each stack)
-  python3 -c "import json, sys; from fsdp_qlora.benchmark import markdown_table; print(markdown_table(json.load(open(sys.argv[1]))))" $OUT/bench_dropout$d.json
+  # the table again from the JSON (also when the run above was cut short: the JSON is rewritten after each stack), with ratios
+  # against unsloth_qlora and against hf_qlora
+  python3 -c "import json, sys; from fsdp_qlora.benchmark import markdown_table; r = json.load(open(sys.argv[1]))
+for b in ('unsloth_qlora', 'hf_qlora'): r['baseline'] = b; print(markdown_table(r), end='\n\n')" $OUT/bench_dropout$d.json
 done
