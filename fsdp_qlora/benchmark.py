@@ -247,7 +247,7 @@ def ours_flags(stack: Stack, s: BenchSettings, path, port: int, output_dir) -> d
                 max_steps=s.total_steps, lora_rank=s.lora_rank, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
                 lora_target_modules='all', lr=s.lr, wd=0., optimizer='adamw', lr_scheduler='constant', precision=s.precision,
                 use_gradient_checkpointing=True, reentrant_checkpointing=False, use_cpu_offload=False, low_memory=False,
-                log_to='stdout', seed=s.seed, master_port=str(port), output_dir=str(output_dir))
+                log_to='stdout', seed=s.seed, master_port=str(port), output_dir=str(output_dir)) | stack.opts.get('flags', {})
 
 class TimedLines(io.TextIOBase):
     "A text stream that passes everything to `out` and keeps each completed line with the time it was written"
@@ -277,14 +277,15 @@ def run_ours(stack: Stack, s: BenchSettings, path) -> dict:
     "`fsdp_qlora_train` with the stack's train type, in this process"
     from fsdp_qlora.cli import TrainConfig, train
     with socket.socket() as so: so.bind(('localhost', 0)); port = so.getsockname()[1]
-    cfg = TrainConfig(**ours_flags(stack, s, path, port, Path(path).parent/'out'/stack.name))
+    flags = ours_flags(stack, s, path, port, Path(path).parent/'out'/stack.name)
+    cfg = TrainConfig(**flags)
     lines = TimedLines(sys.stdout)
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(lines): losses = train(cfg)
     steps = step_lines(lines.lines)
     need(len(steps) == len(losses) > 0, f"expected a log line per step, found {len(steps)} for {len(losses)} steps")
     times = [m['step_s'] for _, m in steps]
-    return dict(losses=losses, step_s=times, load_s=steps[0][0] - times[0] - t0, flags=ours_flags(stack, s, path, 0, '')) 
+    return dict(losses=losses, step_s=times, load_s=steps[0][0] - times[0] - t0, flags=flags)
 
 PEER_RUNNERS: dict[str, Callable] = dict(ours=run_ours, hf=run_hf, unsloth=run_unsloth)
 
