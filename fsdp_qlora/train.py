@@ -29,7 +29,8 @@ from .checkpoint import Checkpointer
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'setup', 'run_model', 'load', 'adapt', 'shard',
            'token_loss_sum', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler', 'make_profiler', 'MemorySnapshot',
-           'total_steps', 'fit', 'trained_state', 'save', 'memory_report', 'make_loader', 'fsdp_main', 'load_unsharded']
+           'total_steps', 'fit', 'trained_state', 'save', 'memory_report', 'report_memory', 'make_loader', 'fsdp_main',
+           'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
 @dataclass
@@ -158,12 +159,13 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
         else: model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw)  # transformers before 5.2x
         if cfg.reentrant_checkpointing: model.enable_input_require_grads()
     if hasattr(model, 'config'): model.config.use_cache = False
-    shared = capture_real(model)
+    shared, t0 = capture_real(model), time.perf_counter()
     model.to('meta')
     offload = cfg.use_cpu_offload and run.device.type == 'cuda'
     shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload)
     materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory)
     check_model(model, trainable)
+    rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s")
     return model
 
 # %% ../nbs/08_train.ipynb #d997ebc2
@@ -342,6 +344,12 @@ def memory_report(run: Run) -> str:
                 f"reserved {fmt_bytes(torch.cuda.max_memory_reserved(run.device))}; peak host RSS {fmt_bytes(rss)}")
     return f"peak host RSS: {fmt_bytes(rss)}"
 
+def report_memory(run: Run):
+    "Rank 0 prints every rank's `memory_report`"
+    reports = [None]*run.world
+    dist.all_gather_object(reports, memory_report(run))
+    for r, rep in enumerate(reports): rprint(f"rank {r} {rep}")
+
 def make_loader(run: Run, path):
     "The tokenized dataset of `--dataset` as this rank's DataLoader"
     cfg = run.cfg
@@ -365,7 +373,7 @@ def fsdp_main(local_rank: int, cfg):
         losses = fit(run, model, loader)
         if cfg.save_model: save(run, model)
         rprint(f"Finished {len(losses)} steps: first loss {losses[0]:.4f}, last loss {losses[-1]:.4f}")
-        rprint(memory_report(run))
+        report_memory(run)
         return losses
     finally:
         dist.barrier(); dist.destroy_process_group()
