@@ -22,8 +22,9 @@ from .testing import assets_path
 __all__ = ['ALPACA_PROMPT', 'ALPACA_PROMPT_NO_INPUT', 'GUANACO_SPLIT', 'QNA_PROMPT', 'QNA_NO_CTX_PROMPT', 'PROMPT_STYLES',
            'DATASETS', 'FILE_READERS', 'BadRecord', 'alpaca_style', 'guanaco_style', 'qna_style', 'qna_no_ctx_style',
            'text_style', 'format_record', 'clean_records', 'DatasetSpec', 'load_alpaca_sample', 'dummy_records',
-           'load_hub', 'read_records', 'load_records', 'get_tokenizer', 'prompt_length', 'InstructionDataset',
-           'check_targets', 'collate', 'make_dataloader', 'PackedDataset', 'padding_fraction']
+           'RandomTokens', 'load_hub', 'read_records', 'load_records', 'get_tokenizer', 'prompt_length',
+           'InstructionDataset', 'make_dataset', 'check_targets', 'collate', 'make_dataloader', 'PackedDataset',
+           'padding_fraction']
 
 # %% ../nbs/06_data.ipynb #808de3ce
 class BadRecord(ValueError):
@@ -108,8 +109,9 @@ def clean_records(records: list, style: str) -> list[dict]:
 class DatasetSpec:
     "A named dataset: how to load its records and their prompt style"
     name: str
-    loader: Callable[..., list]  # (seed=...) -> list of records
-    style: str
+    loader: Callable[..., list] | None  # (seed=...) -> list of records
+    style: str | None
+    tokens: Callable[..., Dataset] | None = None  # (n, context_length, vocab, seed) -> a tokenized dataset, for data that is not text records
 
 def load_alpaca_sample(seed: int = 42) -> list[dict]:
     "The 277 alpaca records shipped in `assets/data/alpaca_sample.json`"
@@ -124,6 +126,20 @@ def dummy_records(seed: int = 42, n: int = 1024) -> list[dict]:
                          input='Separate them with semicolons.' if semi else '',
                          output=('; ' if semi else ', ').join(str(a+j) for j in range(1, k+1))))
     return recs
+
+# %% ../nbs/06_data.ipynb #0709e1d8
+class RandomTokens(Dataset):
+    "`n` rows of `context_length` token ids uniform over `[0, vocab)`, row `i` from a generator seeded by `(seed, i)`; every token a target"
+    def __init__(self, n: int, context_length: int, vocab: int, seed: int = 42):
+        need(n > 0 and context_length > 1, f"random tokens need rows and --context_length > 1, got {n} rows of {context_length}")
+        self.n, self.context_length, self.vocab, self.seed = n, context_length, vocab, seed
+
+    def __len__(self): return self.n
+
+    def __getitem__(self, i) -> dict:
+        g = torch.Generator().manual_seed(self.seed*1_000_003 + i)
+        ids = torch.randint(0, self.vocab, (self.context_length,), generator=g).tolist()
+        return dict(input_ids=ids, labels=list(ids))
 
 # %% ../nbs/06_data.ipynb #baa5e030
 def load_hub(repo_id: str, seed: int = 42) -> list[dict]:
@@ -143,6 +159,7 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     DatasetSpec('guanaco', partial(load_hub, 'timdettmers/openassistant-guanaco'), 'guanaco'),
     DatasetSpec('sql', partial(load_hub, 'knowrohit07/know_sql'), 'qna'),
     DatasetSpec('orca_math', partial(load_hub, 'microsoft/orca-math-word-problems-200k'), 'qna_no_ctx'),
+    DatasetSpec('random_tokens', None, None, tokens=RandomTokens),
 ]}
 
 # %% ../nbs/06_data.ipynb #8aab3c25
@@ -191,6 +208,7 @@ def load_records(dataset: str, dataset_format: str | None = None, samples: int |
     need(samples is None or samples > 0, f"--samples must be positive, got {samples}")
     if dataset in DATASETS:
         spec = DATASETS[dataset]
+        need(spec.tokens is None, f"--dataset {dataset} is token ids, not text records: build it with `make_dataset`")
         records, style = spec.loader(seed=seed), dataset_format or spec.style
     else:
         need(Path(dataset).exists(), f"--dataset {dataset!r} is neither a known dataset ({', '.join(DATASETS)}) "
@@ -234,6 +252,17 @@ class InstructionDataset(Dataset):
         n = 0 if self.train_on_inputs else prompt_length(self.tok(prompt).input_ids, ids)
         ids = ids[:self.context_length]
         return dict(input_ids=ids, labels=[-100]*min(n, len(ids)) + ids[n:])
+
+# %% ../nbs/06_data.ipynb #51c3505a
+def make_dataset(dataset: str, tokenizer, context_length: int, samples: int | None = None, seed: int = 42,
+                 dataset_format: str | None = None, train_on_inputs: bool = False) -> Dataset:
+    "The tokenized dataset of `--dataset`: a token dataset's rows, or records through `InstructionDataset`"
+    spec = DATASETS.get(dataset)
+    if spec is not None and spec.tokens is not None:
+        need(dataset_format is None, f"--dataset_format has no effect with --dataset {dataset} (token ids, not text): drop it")
+        return spec.tokens(n=samples or 1024, context_length=context_length, vocab=len(tokenizer), seed=seed)
+    records, style = load_records(dataset, dataset_format, samples, seed)
+    return InstructionDataset(records, tokenizer, style, context_length, train_on_inputs)
 
 # %% ../nbs/06_data.ipynb #06f26b06
 def check_targets(ds, n: int = 64) -> float:

@@ -22,7 +22,7 @@ from .quantize import QuantLinear, quant_options
 from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, trainable_summary
 from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights, save_quantized
-from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets
+from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model
 from .checkpoint import Checkpointer
 
@@ -354,8 +354,7 @@ def make_loader(run: Run, path):
     "The tokenized dataset of `--dataset` as this rank's DataLoader"
     cfg = run.cfg
     tok = get_tokenizer(path)
-    records, style = load_records(cfg.dataset, cfg.dataset_format, cfg.dataset_samples, cfg.seed)
-    ds = InstructionDataset(records, tok, style, cfg.context_length, cfg.train_on_inputs)
+    ds = make_dataset(cfg.dataset, tok, cfg.context_length, cfg.dataset_samples, cfg.seed, cfg.dataset_format, cfg.train_on_inputs)
     check_targets(ds)
     if cfg.packing: ds = PackedDataset(ds, cfg.context_length)
     return make_dataloader(ds, cfg.batch_size, run.rank, run.world, cfg.seed, tok.pad_token_id,

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark on one GPU (run from the repo root): Llama-2-7B shape, random weights written here, context 2048,
+# batch 4, LoRA r=64 alpha=16 on all 7 projections, 2 warm-up + 6 measured steps, for every stack of fsdp_qlora.benchmark.STACKS
+# (ours: custom_qlora, qlora, custom_lora; transformers+PEFT QLoRA and LoRA; + Liger; Unsloth).
+# Carry .whl (peft, bitsandbytes, fastcore) and .whl-bench (unsloth, liger-kernel, trl, ...: scripts/device/bench_wheels.sh).
+# Env: DROPOUTS="0.0 0.1" for a second run with LoRA dropout (the checkpoint in /tmp/bench is reused on a warm machine);
+#      STACKS=name,name to choose stacks; SHAPE=llama3_8b etc. Results: $OUT/bench_dropout*.json, logs in $OUT/logs_dropout*/.
+set -o pipefail
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
+       PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false UNSLOTH_DISABLE_STATISTICS=1 UNSLOTH_DISABLE_LLM_COMPRESSOR_AUTOINSTALL=1 WANDB_MODE=offline
+W=$(ls .whl/*.whl .whl-bench/*.whl 2>/dev/null)
+if [ -n "$W" ]; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $W || exit 1; export PYTHONPATH=/tmp/site:$PWD; else export PYTHONPATH=$PWD; fi
+OUT=${OUT:-/tmp/out}; mkdir -p $OUT
+nvidia-smi --query-gpu=name,memory.total --format=csv
+python3 -c "import torch, transformers, bitsandbytes, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__, 'peft', peft.__version__)"
+SHAPE=${SHAPE:-llama2_7b}; STACKS=${STACKS:-ours_custom_qlora,hf_qlora,unsloth_qlora,hf_liger_qlora,ours_qlora,hf_lora,ours_custom_lora}
+for d in ${DROPOUTS:-0.0}; do
+  echo "== $SHAPE, lora_dropout $d"
+  timeout ${BENCH_TIMEOUT:-470} python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline unsloth_qlora --context_length 2048 \
+    --batch_size 4 --lora_rank 64 --lora_alpha 16 --lora_dropout $d --steps 6 --warmup_steps 2 --work_dir /tmp/bench \
+    --output $OUT/bench_dropout$d.json --timeout 200 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/bench_dropout$d.log
+  echo "rc=$?"
+  mkdir -p $OUT/logs_dropout$d; cp /tmp/bench/logs/*.log $OUT/logs_dropout$d/ 2>/dev/null; rm -f /tmp/bench/logs/*
+  # the table again from the JSON (also when the run above was cut short: the JSON is rewritten after each stack), with ratios
+  # against unsloth_qlora and against hf_qlora
+  python3 -c "import json, sys; from fsdp_qlora.benchmark import markdown_table; r = json.load(open(sys.argv[1]))
+for b in ('unsloth_qlora', 'hf_qlora'): r['baseline'] = b; print(markdown_table(r), end='\n\n')" $OUT/bench_dropout$d.json
+done
