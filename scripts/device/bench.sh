@@ -4,7 +4,7 @@
 # (ours: custom_qlora, qlora, custom_lora; transformers+PEFT QLoRA and LoRA; + Liger; Unsloth).
 # Carry .whl (peft, bitsandbytes, fastcore) and .whl-bench (unsloth, liger-kernel, trl, ...: scripts/device/bench_wheels.sh).
 # Env: DROPOUTS="0.0 0.1" for a second run with LoRA dropout (the checkpoint in /tmp/bench is reused on a warm machine);
-#      STACKS=name,name to choose stacks; SHAPE=llama3_8b etc. Results: $OUT/bench_dropout*.json, logs in $OUT/logs_dropout*/.
+#      STACKS=name,name to choose stacks; SHAPE=llama3_8b etc. Results: $OUT/bench_dropout*.json, logs in $OUT/logs_dropout*.tgz.
 set -o pipefail
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
        PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false UNSLOTH_DISABLE_STATISTICS=1 UNSLOTH_DISABLE_LLM_COMPRESSOR_AUTOINSTALL=1 WANDB_MODE=offline
@@ -20,7 +20,7 @@ for d in ${DROPOUTS:-0.0}; do
     --batch_size 4 --lora_rank 64 --lora_alpha 16 --lora_dropout $d --steps 6 --warmup_steps 2 --work_dir /tmp/bench \
     --output $OUT/bench_dropout$d.json --timeout 200 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/bench_dropout$d.log
   echo "rc=$?"
-  mkdir -p $OUT/logs_dropout$d; cp /tmp/bench/logs/*.log $OUT/logs_dropout$d/ 2>/dev/null; rm -f /tmp/bench/logs/*
+  tar czf $OUT/logs_dropout$d.tgz -C /tmp/bench/logs . 2>/dev/null; rm -f /tmp/bench/logs/*   # one file: the device returns few
   # the table again from the JSON (also when the run above was cut short: the JSON is rewritten after each stack), with ratios
   # against unsloth_qlora and against hf_qlora
   python3 -c "import json, sys; from fsdp_qlora.benchmark import markdown_table; r = json.load(open(sys.argv[1]))
