@@ -7,7 +7,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 
 # %% ../nbs/14_speed.ipynb #f98ba32d
 from __future__ import annotations
-import importlib
+import importlib.util
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
