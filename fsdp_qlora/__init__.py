@@ -14,6 +14,7 @@ Modules:
 - `fsdp_qlora.memory`: How much GPU memory a run needs, per GPU, from the model's config alone: base weights, adapters, gradients, optimizer state and activations, under each sharding strategy, with and without CPU offload.
 - `fsdp_qlora.precision`: One table says, for each `--precision` mode, how parameters and buffers are stored, what dtype the maths runs in, which FSDP mixed-precision policy applies and whether a gradient scaler is needed.
 - `fsdp_qlora.quantize`: A frozen `nn.Linear` replacement that holds its weight as packed low-bit codes (bitsandbytes NF4, HQQ 1–8 bit), one table row per quantization backend, and the function that swaps it into any model.
+- `fsdp_qlora.speed`: `--compile true` compiles each decoder layer with `torch.compile`; `--loss chunked` computes the output layer and the cross-entropy a few hundred tokens at a time, so the full float32 logits never exist.
 - `fsdp_qlora.testing`: Writes small Llama- and Mistral-shaped models with random weights in the exact on-disk layout of a real Hugging Face checkpoint: sharded safetensors, an index, config and the real Llama 2 tokenizer.
 - `fsdp_qlora.train`: The run as a chain of named steps (setup → load → adapt → shard → fit → save), the optimizer and schedule tables, and a short, flat train step."""
 

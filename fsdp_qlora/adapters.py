@@ -49,7 +49,7 @@ class LoRA(nn.Module):
 
     def forward(self, x):
         y = self.base_layer(x)
-        return y + self.delta(x).to(y.dtype)
+        return y.add_(self.lora_B(self.lora_A(self.dropout(x).to(self.lora_A.weight.dtype))).to(y.dtype), alpha=self.scaling)
 
 # %% ../nbs/03_adapters.ipynb #b65ee924
 LORA_TARGETS = {

@@ -25,6 +25,7 @@ from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
 from .load import resolve_model, weight_files, check_saved_quant, empty_model
 from .checkpoint import validate_checkpointing
+from .speed import LOSSES
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
 def _choices(table): return dict(choices=list(table))
@@ -94,6 +95,8 @@ def fsdp_qlora_train(
     save_steps: int = -1, # Write a resumable checkpoint to output_dir/checkpoints every this many steps, each epoch's end and the last step (-1: none)
     keep_last: int = -1, # Keep only this many newest checkpoints (-1: all)
     resume_from: str = None, # Continue a run from a checkpoint folder, or 'latest' (the newest complete one in output_dir/checkpoints; none: start afresh)
+    compile: bool_arg = False, # torch.compile each decoder layer (the first steps compile; see the speed notebook)
+    loss: Annotated[str, _choices(LOSSES)] = 'standard', # Cross-entropy: standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -111,7 +114,7 @@ TrainConfig.__doc__ = "Typed configuration of a training run (the flags of `fsdp
 def validate(cfg):
     "Raise `ConfigError` for flags or files that cannot work"
     for flag, table in [('train_type', TRAIN_TYPES), ('precision', PRECISIONS), ('sharding_strategy', SHARDINGS),
-                        ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES)]:
+                        ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES)]:
         v = getattr(cfg, flag)
         need(v in table, f"--{flag} {v!r} is not one of: {', '.join(table)}")
     need(cfg.log_to in ('tqdm', 'stdout', 'wandb'), f"--log_to {cfg.log_to!r} is not one of: tqdm, stdout, wandb")
@@ -140,6 +143,7 @@ def validate(cfg):
     need(cfg.loading_workers == -1 or cfg.loading_workers > 0, f"--loading_workers must be positive or -1 (auto), got {cfg.loading_workers}")
     need(not cfg.save_quantized_to or quant, f"--save_quantized_to needs a quantized train type (one of: {', '.join(k for k, t in TRAIN_TYPES.items() if t.quant)})")
     prec, cuda = PRECISIONS[cfg.precision], torch.cuda.is_available()
+    LOSSES[cfg.loss].check(cuda)
     if cuda: prec.check(torch.device('cuda', 0))
     need(0 <= cfg.min_lr_fraction <= 1, f"--min_lr_fraction must be in [0, 1], got {cfg.min_lr_fraction}")
     if OPTIMIZERS[cfg.optimizer].fused: fused_supported(cfg.optimizer, 'cpu' if cfg.use_cpu_offload or not cuda else 'cuda')

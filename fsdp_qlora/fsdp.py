@@ -58,7 +58,7 @@ def decoder_layers(model: nn.Module) -> list[nn.Module]:
     "The decoder layers of `model` (a transformers model, possibly inside a PEFT wrapper)"
     base = model.get_base_model() if hasattr(model, 'get_base_model') else model
     names = {FAMILIES[base.config.model_type]} if base.config.model_type in FAMILIES else set(base._no_split_modules or [])
-    layers = [m for m in model.modules() if type(m).__name__ in names]
+    layers = [m for m in model.modules() if any(c.__name__ in names for c in type(m).__mro__)]   # also FSDP<Layer> after fully_shard
     need(layers, f"found no decoder layers ({names}) in a {base.config.model_type} model: add its family to FAMILIES")
     return layers
 

@@ -25,12 +25,13 @@ from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model
 from .checkpoint import Checkpointer
+from .speed import LOSSES, head_replaced, compile_layers
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'setup', 'run_model', 'load', 'adapt', 'shard',
-           'token_loss_sum', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler', 'make_profiler', 'MemorySnapshot',
-           'total_steps', 'fit', 'trained_state', 'save', 'memory_report', 'report_memory', 'make_loader', 'fsdp_main',
-           'load_unsharded']
+           'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler', 'make_profiler',
+           'MemorySnapshot', 'total_steps', 'fit', 'trained_state', 'save', 'memory_report', 'report_memory',
+           'make_loader', 'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
 @dataclass
@@ -166,12 +167,21 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory)
     check_model(model, trainable)
     rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
+    if cfg.compile: compile_layers(model, run.device)     # --compile: each decoder layer, after fully_shard (speed notebook)
     return model
 
 # %% ../nbs/08_train.ipynb #d997ebc2
 def token_loss_sum(logits, labels):
     "Summed next-token cross-entropy over positions whose label is not -100 (float32)"
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100, reduction='sum')
+
+def micro_loss(run: Run, model, b: dict, labels) -> torch.Tensor:
+    "Summed token loss of one micro-batch: from the model's logits, or (`--loss chunked`...) from its hidden states"
+    head_loss = LOSSES[run.cfg.loss].head_loss
+    if head_loss is None:
+        with run.fwd_ctx(): logits = model(**b).logits
+        return token_loss_sum(logits, labels)
+    with run.fwd_ctx(), head_replaced(model, labels, head_loss): return model(**b).logits
 
 def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = None, mem=None) -> dict:
     "One optimizer step over the micro-batches `micro`; returns loss (mean per target token), tokens, grad norm"
@@ -185,9 +195,8 @@ def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = N
         labels = b.pop('labels')
         run.sync_grads(model, last=i == len(micro) - 1)
         mem('before_forward')
-        with run.fwd_ctx(): logits = model(**b).logits
+        loss = micro_loss(run, model, b, labels)
         mem('after_forward')
-        loss = token_loss_sum(logits, labels)
         scaler.scale(loss*run.world/n_tok).backward()
         mem('after_backward')
         total += loss.detach()
