@@ -211,9 +211,9 @@ def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = N
 # %% ../nbs/08_train.ipynb #d750cdc0
 class Logger:
     "Rank-0 step logging to tqdm, stdout or Weights & Biases"
-    def __init__(self, cfg, total: int):
+    def __init__(self, cfg, total: int, done: int = 0):
         self.kind, self.on = cfg.log_to, is_rank0()
-        self.bar = tqdm(total=total, desc='Training', disable=not (self.on and self.kind == 'tqdm'))
+        self.bar = tqdm(total=total, initial=done, desc='Training', disable=not (self.on and self.kind == 'tqdm'))  # `done`: steps before a resume
         self.wandb = None
         if self.on and self.kind == 'wandb':
             import wandb
@@ -302,9 +302,10 @@ def fit(run: Run, model, loader) -> list[float]:
     opt = OPTIMIZERS[cfg.optimizer].make(params, cfg.lr, cfg.wd)
     steps_per_epoch, total = len(loader)//cfg.gradient_accumulation_steps, total_steps(cfg, loader)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(SCHEDULES[cfg.lr_scheduler], total=total, min_frac=cfg.min_lr_fraction))
-    scaler, log, mem = run.prec.make_scaler(run.device), Logger(cfg, total), MemoryMarks(run.device)
+    scaler, mem = run.prec.make_scaler(run.device), MemoryMarks(run.device)
     ck = Checkpointer(run, model, opt, sched, scaler, steps_per_epoch, total)  # --save_steps, --resume_from, NaN stop
     losses = ck.resume()
+    log = Logger(cfg, total, done=len(losses))
     clip = cfg.grad_norm if cfg.apply_gradient_clipping else None
     model.train()
     with make_profiler(run) as prof, MemorySnapshot(run):
