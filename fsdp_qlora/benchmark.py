@@ -153,6 +153,8 @@ class Stack:
 
 STACKS = {s.name: s for s in [
     Stack('ours_custom_qlora', 'ours', dict(train_type='custom_qlora'), ('bitsandbytes',), about='fsdp_qlora_train, NF4 QuantLinear + our LoRA'),
+    Stack('ours_custom_qlora_fast', 'ours', dict(train_type='custom_qlora', flags=dict(compile=True, loss='chunked')), ('bitsandbytes',),
+          about='ours_custom_qlora with --compile true --loss chunked (the speed chapter)'),
     Stack('ours_qlora', 'ours', dict(train_type='qlora'), ('bitsandbytes', 'peft'), about='fsdp_qlora_train, NF4 QuantLinear + PEFT LoRA'),
     Stack('ours_custom_lora', 'ours', dict(train_type='custom_lora'), about='fsdp_qlora_train, bf16 base + our LoRA'),
     Stack('hf_qlora', 'hf', dict(quant='nf4'), ('bitsandbytes', 'peft'), cuda=True, about='transformers + PEFT + bitsandbytes NF4 (double quant)'),

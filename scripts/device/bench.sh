@@ -13,7 +13,7 @@ if [ -n "$W" ]; then python3 -m pip install -q --no-index --no-deps --no-compile
 OUT=${OUT:-/tmp/out}; mkdir -p $OUT
 nvidia-smi --query-gpu=name,memory.total --format=csv
 python3 -c "import torch, transformers, bitsandbytes, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__, 'peft', peft.__version__)"
-SHAPE=${SHAPE:-llama2_7b}; STACKS=${STACKS:-ours_custom_qlora,hf_qlora,unsloth_qlora,hf_liger_qlora,ours_qlora,hf_lora,ours_custom_lora}
+SHAPE=${SHAPE:-llama2_7b}; STACKS=${STACKS:-ours_custom_qlora,ours_custom_qlora_fast,hf_qlora,unsloth_qlora,hf_liger_qlora,ours_qlora,hf_lora,ours_custom_lora}
 for d in ${DROPOUTS:-0.0}; do
   echo "== $SHAPE, lora_dropout $d"
   timeout ${BENCH_TIMEOUT:-470} python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline unsloth_qlora --context_length 2048 \
