@@ -43,13 +43,17 @@ class LoRA(nn.Module):
 
     def adapter_parameters(self): return [self.lora_A.weight, self.lora_B.weight]
 
+    def low_rank(self, x):
+        "`B A dropout(x)` in the adapter's dtype, unscaled"
+        return self.lora_B(self.lora_A(self.dropout(x).to(self.lora_A.weight.dtype)))
+
     def delta(self, x):
         "The low-rank update `(alpha/r) B A dropout(x)`, in the adapter's dtype"
-        return self.lora_B(self.lora_A(self.dropout(x).to(self.lora_A.weight.dtype))) * self.scaling
+        return self.low_rank(x) * self.scaling
 
     def forward(self, x):
         y = self.base_layer(x)
-        return y.add_(self.lora_B(self.lora_A(self.dropout(x).to(self.lora_A.weight.dtype))).to(y.dtype), alpha=self.scaling)
+        return y.add_(self.low_rank(x).to(y.dtype), alpha=self.scaling)
 
 # %% ../nbs/03_adapters.ipynb #b65ee924
 LORA_TARGETS = {

@@ -8,7 +8,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/benchmark.html.md"""
 
 # %% ../nbs/15_benchmark.ipynb #17bf3ca3
 from __future__ import annotations
-import os, sys, io, re, json, time, math, socket, shutil, resource, statistics, subprocess, importlib.util, contextlib
+import os, sys, io, re, json, time, math, shutil, resource, statistics, subprocess, importlib.util, contextlib
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Annotated, Callable
@@ -52,6 +52,7 @@ class Shape:
 SHAPES = {s.name: s for s in [
     Shape('llama2_7b',  'llama',   4096, 11008, 32, 32, 32, 32000),
     Shape('llama2_13b', 'llama',   5120, 13824, 40, 40, 40, 32000),
+    Shape('llama2_70b', 'llama',   8192, 28672, 80, 64,  8, 32000),     # the multi-GPU and offload runs' shape
     Shape('llama3_8b',  'llama',   4096, 14336, 32, 32,  8, 128256, rope_theta=500000., max_positions=8192),
     Shape('mistral_7b', 'mistral', 4096, 14336, 32, 32,  8, 32000, max_positions=32768, extra=dict(sliding_window=4096)),
     Shape('tiny',       'llama',    128,   256,  2,  4,  2, 32000),     # for tests on the CPU
@@ -277,9 +278,8 @@ def _num(v: str):
 
 def run_ours(stack: Stack, s: BenchSettings, path) -> dict:
     "`fsdp_qlora_train` with the stack's train type, in this process"
-    from fsdp_qlora.cli import TrainConfig, train
-    with socket.socket() as so: so.bind(('localhost', 0)); port = so.getsockname()[1]
-    flags = ours_flags(stack, s, path, port, Path(path).parent/'out'/stack.name)
+    from fsdp_qlora.cli import TrainConfig, train, free_port
+    flags = ours_flags(stack, s, path, int(free_port()), Path(path).parent/'out'/stack.name)
     cfg = TrainConfig(**flags)
     lines = TimedLines(sys.stdout)
     t0 = time.perf_counter()

@@ -195,7 +195,6 @@ def launcher(env=None) -> Launcher:
 
 def free_port() -> str:
     "A TCP port nobody listens on now, for the rendezvous of processes this command spawns"
-    import socket
     with socket.socket() as s: s.bind(('localhost', 0)); return str(s.getsockname()[1])
 
 def _spawned(local_rank: int, world: int, cfg):

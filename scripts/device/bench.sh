@@ -6,11 +6,8 @@
 # Env: DROPOUTS="0.0 0.1" for a second run with LoRA dropout (the checkpoint in /tmp/bench is reused on a warm machine);
 #      STACKS=name,name to choose stacks; SHAPE=llama3_8b etc. Results: $OUT/bench_dropout*.json, logs in $OUT/logs_dropout*.tgz.
 set -o pipefail
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
-       PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false UNSLOTH_DISABLE_STATISTICS=1 UNSLOTH_DISABLE_LLM_COMPRESSOR_AUTOINSTALL=1 WANDB_MODE=offline
-W=$(ls .whl/*.whl .whl-bench/*.whl 2>/dev/null)
-if [ -n "$W" ]; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $W || exit 1; export PYTHONPATH=/tmp/site:$PWD; else export PYTHONPATH=$PWD; fi
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT
+WHEELS=".whl .whl-bench" source scripts/device/env.sh
+export TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 UNSLOTH_DISABLE_STATISTICS=1 UNSLOTH_DISABLE_LLM_COMPRESSOR_AUTOINSTALL=1 WANDB_MODE=offline
 nvidia-smi --query-gpu=name,memory.total --format=csv
 python3 -c "import torch, transformers, bitsandbytes, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__, 'peft', peft.__version__)"
 SHAPE=${SHAPE:-llama2_7b}; STACKS=${STACKS:-ours_custom_qlora,ours_custom_qlora_fast,hf_qlora,unsloth_qlora,hf_liger_qlora,ours_qlora,hf_lora,ours_custom_lora}

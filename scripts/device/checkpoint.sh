@@ -5,9 +5,7 @@
 # 2. The PEFT folder written by --save_model loads with PeftModel on a bnb 4-bit base on the GPU; the merged model loads and
 #    its logits are close to the unmerged PEFT model's on the bf16 base. 3. A --lr 1e30 run stops at the first non-finite loss.
 set -o pipefail
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1; export PYTHONPATH=/tmp/site:$PWD; else export PYTHONPATH=$PWD; fi
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT
+source scripts/device/env.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv
 N=$(nvidia-smi -L | wc -l)
 python3 -m fsdp_qlora.testing /tmp/tiny-llama > /dev/null

@@ -2,9 +2,7 @@
 # Foundation checks on a GPU machine (run from the repo root; wheels carried in .whl/ when packages are missing).
 # 1. FSDP2 bit-exact self-check over NCCL on every GPU; 2. qlora and custom_qlora, 20 steps each, on a tiny model.
 set -o pipefail
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1; export PYTHONPATH=/tmp/site:$PWD; else export PYTHONPATH=$PWD; fi
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT
+source scripts/device/env.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv
 python3 -c "import torch, transformers, bitsandbytes, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__, 'peft', peft.__version__)"
 N=$(nvidia-smi -L | wc -l)

@@ -7,9 +7,7 @@
 #    then saves our bnb-quantized base once and times loading it back (no quantization);
 # 3. FSDP2 bit-exact check on all GPUs for bnb and HQQ at 1, 2, 3, 4, 8 bits. Results: $OUT/loading.json, $OUT/bitexact.json.
 set -o pipefail
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1; export PYTHONPATH=/tmp/site:$PWD; else export PYTHONPATH=$PWD; fi
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT
+source scripts/device/env.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv
 python3 -c "import torch, transformers, bitsandbytes; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__)"
 HQQ=1; python3 -c "import hqq.core.quantize as q, hqq; print('hqq', hqq.__version__, 'aten kernels:', q.hqq_aten_is_available)" || { echo "WARNING: hqq not importable: add the hqq and termcolor wheels to .whl/"; HQQ=0; }
@@ -17,11 +15,10 @@ CK=/tmp/llama7b
 echo "== writing a Llama-2-7B-shaped random checkpoint to $CK"
 python3 - <<EOF || exit 1
 import time, torch
-from transformers import LlamaConfig
+from fsdp_qlora.benchmark import SHAPES
 from fsdp_qlora.load import write_random_checkpoint
 t = time.perf_counter()
-cfg = LlamaConfig(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-                  num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False)
+cfg = SHAPES['llama2_7b'].config()
 write_random_checkpoint("$CK", cfg, shard_bytes=4*2**30, device='cuda')
 print(f"written in {time.perf_counter() - t:.1f}s")
 EOF

@@ -4,9 +4,7 @@
 # activation offload, accumulation with no_sync, packing, fused AdamW, profiling (trace + memory snapshot).
 # Prints one summary line per run: first/last loss, peak GPU memory, peak host RSS; logs and traces under $OUT.
 set -o pipefail
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1; export PYTHONPATH=/tmp/site:$PWD; else export PYTHONPATH=$PWD; fi
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT
+source scripts/device/env.sh
 N=$(nvidia-smi -L | wc -l)
 python3 -c "from fsdp_qlora.testing import make_tiny_checkpoint as m; m('/tmp/small-llama', n_layers=8, max_shard_size='200MB', hidden_size=1024, intermediate_size=2816, num_attention_heads=16, num_key_value_heads=16)" > /dev/null
 train() { name=$1; shift

@@ -10,9 +10,7 @@
 # (one "RESULT" line per run); full logs in $OUT/<run>.log. Run from the repo root; wheels in .whl/ (bitsandbytes, peft, fastcore).
 # RUNS="baseline compile" picks runs; STEPS, PACKING override the defaults.
 set -o pipefail
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1; export PYTHONPATH=/tmp/site:$PWD; else export PYTHONPATH=$PWD; fi
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT
+source scripts/device/env.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee $OUT/speed.txt
 python3 -c "import torch, transformers, bitsandbytes, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__)" | tee -a $OUT/speed.txt
 echo 'from fsdp_qlora.cli import train_cli; train_cli()' > /tmp/train.py
@@ -20,10 +18,9 @@ M=/tmp/l7b
 if [ ! -f $M/config.json ]; then
 python3 - $M <<'PY'
 import sys, time
-from transformers import LlamaConfig
+from fsdp_qlora.benchmark import SHAPES
 from fsdp_qlora.load import write_random_checkpoint
-cfg = LlamaConfig(vocab_size=32000, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False, hidden_size=4096,
-                  intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32)
+cfg = SHAPES['llama2_7b'].config()
 t = time.perf_counter(); write_random_checkpoint(sys.argv[1], cfg, shard_bytes=4*2**30, device='cuda')
 print(f"wrote {sys.argv[1]} in {time.perf_counter() - t:.0f}s")
 PY

@@ -3,9 +3,7 @@
 # Run from the repo root. hqq_* train types need the hqq package (carry its wheel in .whl/); without it they show as "skip".
 # Results: $OUT/train_types.md (summary table), $OUT/train_types.jsonl (one JSON line per run), $OUT/train_types_ws*.log.
 set -o pipefail
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1; export PYTHONPATH=/tmp/site:$PWD; else export PYTHONPATH=$PWD; fi
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT; rm -f $OUT/train_types.jsonl
+source scripts/device/env.sh; rm -f $OUT/train_types.jsonl
 nvidia-smi --query-gpu=name,memory.total --format=csv
 python3 -c "import torch, transformers, bitsandbytes, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__, 'peft', peft.__version__)"
 python3 -c "import hqq; print('hqq', hqq.__version__)" 2>/dev/null || echo "hqq not installed: hqq_* train types will be skipped"

@@ -3,13 +3,8 @@
 # writers, and a GPU job queue. Wheels in .whl/ (bitsandbytes, peft, fastcore, hqq, termcolor, einops) are installed
 # into /tmp/site on a GPU machine. Logs go to $OUT/<job>.log; each finished job appends one JSON line to $OUT/results.jsonl.
 set -o pipefail
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 \
-       TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=4
-if [ -d .whl ] && command -v nvidia-smi > /dev/null && [ ! -f /tmp/site/.done ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && touch /tmp/site/.done || exit 1
-fi
-export PYTHONPATH=/tmp/site:$PWD
-OUT=${OUT:-/tmp/out}; mkdir -p $OUT; export OUT
+source scripts/device/env.sh
+export OMP_NUM_THREADS=4
 echo 'from fsdp_qlora.cli import train_cli; train_cli()' > /tmp/train.py
 mkdir -p /tmp/bin; printf '#!/bin/sh\nexec python3 /tmp/train.py "$@"\n' > /tmp/bin/fsdp_qlora_train; chmod +x /tmp/bin/fsdp_qlora_train; export PATH=$PATH:/tmp/bin  # no pip install on the device
 
@@ -17,12 +12,10 @@ llama() {  # $1 dir, $2 7b|70b, $3 plain|bnb|hqq4, [$4 device]: a Llama-2-shaped
   [ -f $1/.complete ] && return 0
   python3 - "$@" <<'PY'
 import sys, time
-from transformers import LlamaConfig
+from fsdp_qlora.benchmark import SHAPES
 from fsdp_qlora.load import write_random_checkpoint, write_random_quantized
 path, size, kind = sys.argv[1:4]; dev = sys.argv[4] if len(sys.argv) > 4 else 'cuda'
-shape = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32) if size == '7b' else \
-        dict(hidden_size=8192, intermediate_size=28672, num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=8)
-cfg = LlamaConfig(vocab_size=32000, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False, **shape)
+cfg = SHAPES[f'llama2_{size}'].config()
 t = time.perf_counter()
 if kind == 'plain': write_random_checkpoint(path, cfg, shard_bytes=4*2**30, device=dev)
 else: write_random_quantized(path, cfg, kind[:3], shard_bytes=4*2**30, device=dev, **(dict(nbits=4) if kind == 'hqq4' else {}))
