@@ -56,9 +56,10 @@ agents() {  # $1 job name, $2 nodes, $3 GPUs per node, rest: flags. $2 torchrun 
 result() {  # $1 name, $2 rc, $3 GPUs, $4 flags: one JSON line (steps, losses, median tok/s per GPU, s/step, per-rank peaks)
   python3 - "$@" <<'PY' | tee -a $OUT/results.jsonl
 import sys, re, json
+from fsdp_qlora.benchmark import step_lines
 name, rc, n, flags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 txt = open(f"{__import__('os').environ['OUT']}/{name}.log", errors='replace').read()
-steps = [dict(re.findall(r'(\w+) ([-+\d.eE]+|nan|inf)', l.split(':', 1)[1])) for l in txt.splitlines() if re.match(r'step \d+:', l)]
+steps = [m for _, m in step_lines((0, l) for l in txt.splitlines())]
 med = lambda xs: sorted(xs)[len(xs)//2] if xs else None
 meas = steps[2:] or steps
 ranks = {int(r): dict(alloc=float(a), reserved=float(b), rss=float(c)) for r, a, b, c in
