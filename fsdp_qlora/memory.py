@@ -85,8 +85,8 @@ def memory_budget(config, sharding: str = 'full_shard', world: int = 2, cpu_offl
     sh, b = SHARDINGS[sharding], param_bytes(config, **kw)
     S = 1 if sh.shard_over == 'none' else world
     t, L = b['trainable_bytes'], config.num_hidden_layers
-    layer_full = b['frozen_layer'] + (b['trainable_layer'] if b['frozen'] else b['trainable_layer'])
-    root_full = b['frozen_root'] if b['frozen'] else param_bytes(config, **kw)['trainable_bytes'] - L*b['trainable_layer']
+    layer_full = b['frozen_layer'] + b['trainable_layer']
+    root_full = b['frozen_root'] if b['frozen'] else t - L*b['trainable_layer']      # full: the root's share of the trained bytes
     n_layers = min(2, L) if sh.reshard_after_forward else L
     gathered = root_full + n_layers*layer_full if (S > 1 or cpu_offload) else 0
     sharded = dict(weights=b['frozen']/S, adapters=t/S, gradients=t/S, optimizer=2*t/S)
