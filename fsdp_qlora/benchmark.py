@@ -19,9 +19,9 @@ from .adapters import LORA_TARGETS
 # %% auto #0
 __all__ = ['SHAPES', 'PEAK_TFLOPS', 'DTYPES', 'STACKS', 'LIGER', 'PEER_RUNNERS', 'Shape', 'param_counts', 'flops_per_token',
            'matmul_tflops', 'spec_tflops', 'peak_flops', 'BenchSettings', 'bench_loader', 'bench_checkpoint', 'Stack',
-           'unavailable', 'train_loop', 'apply_liger', 'run_hf', 'run_unsloth', 'ours_flags', 'TimedLines',
-           'step_lines', 'run_ours', 'peer_main', 'summarize', 'run_stack', 'markdown_table', 'fsdp_qlora_bench',
-           'bench_cli']
+           'unavailable', 'train_loop', 'step_profiler', 'apply_liger', 'run_hf', 'run_unsloth', 'ours_flags',
+           'profile_flags', 'TimedLines', 'step_lines', 'run_ours', 'peer_main', 'summarize', 'run_stack',
+           'markdown_table', 'fsdp_qlora_bench', 'bench_cli']
 
 # %% ../nbs/15_benchmark.ipynb #1ba9d0c6
 @dataclass
@@ -114,6 +114,8 @@ class BenchSettings:
     warmup_steps: int = 2     # run first, not timed
     precision: str = 'bf16'   # bf16 or fp32 (fp32: CPU tests)
     seed: int = 42
+    profile_step: int = 0     # > 0: profile this step (1-based) and write its kernel table into profile_dir
+    profile_dir: str = ''     # set per stack by `run_stack`
 
     @property
     def total_steps(self) -> int: return self.steps + self.warmup_steps
@@ -156,6 +158,8 @@ STACKS = {s.name: s for s in [
     Stack('ours_custom_qlora', 'ours', dict(train_type='custom_qlora'), ('bitsandbytes',), about='fsdp_qlora_train, NF4 QuantLinear + our LoRA'),
     Stack('ours_custom_qlora_fast', 'ours', dict(train_type='custom_qlora', flags=dict(compile=True, loss='chunked')), ('bitsandbytes',),
           about='ours_custom_qlora with --compile true --loss chunked (the speed chapter)'),
+    Stack('ours_custom_qlora_lean', 'ours', dict(train_type='custom_qlora', flags=dict(compile=True, loss='chunked', use_activation_cpu_offload=True)),
+          ('bitsandbytes',), about='ours_custom_qlora_fast with --use_activation_cpu_offload true'),
     Stack('ours_qlora', 'ours', dict(train_type='qlora'), ('bitsandbytes', 'peft'), about='fsdp_qlora_train, NF4 QuantLinear + PEFT LoRA'),
     Stack('ours_custom_lora', 'ours', dict(train_type='custom_lora'), about='fsdp_qlora_train, bf16 base + our LoRA'),
     Stack('hf_qlora', 'hf', dict(quant='nf4'), ('bitsandbytes', 'peft'), cuda=True, about='transformers + PEFT + bitsandbytes NF4 (double quant)'),
@@ -182,13 +186,25 @@ def train_loop(model, loader, s: BenchSettings, device) -> tuple[list, list]:
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s.lr, weight_decay=0.)
     losses, times = [], []
     model.train()
-    for _, b in zip(range(s.total_steps), loader):
-        t0 = time.perf_counter()
-        b = {k: v.to(device) for k, v in b.items()}
-        with _autocast(device, s.precision): loss = model(**b).loss
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-        losses.append(loss.item()); times.append(time.perf_counter() - t0)
+    for i, b in zip(range(1, s.total_steps + 1), loader):
+        with step_profiler(s, i, device):
+            t0 = time.perf_counter()
+            b = {k: v.to(device) for k, v in b.items()}
+            with _autocast(device, s.precision): loss = model(**b).loss
+            loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+            losses.append(loss.item()); times.append(time.perf_counter() - t0)
     return losses, times
+
+@contextlib.contextmanager
+def step_profiler(s: BenchSettings, i: int, device):
+    "Profile step `i` if it is `s.profile_step`: its kernel table goes to `s.profile_dir` (as `--profile` writes ours)"
+    if i != s.profile_step: yield; return
+    from torch.profiler import profile, ProfilerActivity
+    from fsdp_qlora.train import kernel_table
+    cuda = device.type == 'cuda'
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof: yield
+    out = Path(s.profile_dir); out.mkdir(parents=True, exist_ok=True)
+    (out/f"kernels_rank0_step{i}.txt").write_text(kernel_table(prof, cuda))
 
 def _device(): return default_device(0)
 
@@ -250,7 +266,14 @@ def ours_flags(stack: Stack, s: BenchSettings, path, port: int, output_dir) -> d
                 max_steps=s.total_steps, lora_rank=s.lora_rank, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
                 lora_target_modules='all', lr=s.lr, wd=0., optimizer='adamw', lr_scheduler='constant', precision=s.precision,
                 use_gradient_checkpointing=True, reentrant_checkpointing=False, use_cpu_offload=False, low_memory=False,
-                log_to='stdout', seed=s.seed, master_port=str(port), output_dir=str(output_dir)) | stack.opts.get('flags', {})
+                log_to='stdout', seed=s.seed, master_port=str(port), output_dir=str(output_dir)) | profile_flags(s) | stack.opts.get('flags', {})
+
+def profile_flags(s: BenchSettings) -> dict:
+    "Our `--profile` flags that record step `s.profile_step` alone (one warm-up step before it)"
+    if not s.profile_step: return {}
+    need(s.profile_step >= 2, f"--profile_step {s.profile_step}: ours needs a profiler warm-up step before it, so 2 or more")
+    return dict(profile=True, profiling_output=s.profile_dir, wait_steps=s.profile_step - 2, warmup_steps=1, active_steps=1,
+                profiling_frequency=2, repeat=1, export_trace=False)
 
 class TimedLines(io.TextIOBase):
     "A text stream that passes everything to `out` and keeps each completed line with the time it was written"
@@ -327,7 +350,7 @@ def run_stack(stack: Stack, s: BenchSettings, path, flops: dict, peak, log_dir, 
     if why: return dict(status='skipped', note=why)
     log_dir = Path(log_dir); log_dir.mkdir(parents=True, exist_ok=True)
     out = log_dir/f'{stack.name}.json'; out.unlink(missing_ok=True)
-    spec = json.dumps(dict(stack=stack.name, settings=asdict(s), path=str(path)))
+    spec = json.dumps(dict(stack=stack.name, settings=asdict(s) | dict(profile_dir=str(log_dir/f'{stack.name}_profile')), path=str(path)))
     cmd = [sys.executable, '-m', 'fsdp_qlora.benchmark', '--_peer', spec, str(out)]
     try: r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -377,6 +400,7 @@ def fsdp_qlora_bench(
     work_dir: str = 'bench', # Folder of the checkpoint (reused when there) and of each stack's log
     output: str = 'bench.json', # The JSON report
     timeout: int = 900, # Seconds each stack may take
+    profile_step: int = 0, # > 0: profile this step of every stack (2 or more) and write its kernel table into work_dir/logs/STACK_profile
 ):
     "Benchmark fsdp_qlora against Hugging Face PEFT, Liger and Unsloth on a random-weight checkpoint of a real model's shape"
     names = list(STACKS) if stacks == 'all' else [n.strip() for n in stacks.split(',') if n.strip()]
@@ -384,7 +408,9 @@ def fsdp_qlora_bench(
     need(not bad, f"--stacks: unknown {', '.join(bad)}; choose from {', '.join(STACKS)}")
     need(shape in SHAPES, f"--shape {shape!r} is not one of: {', '.join(SHAPES)}")
     need(steps > 0 and warmup_steps >= 0, f"--steps must be positive and --warmup_steps >= 0, got {steps} and {warmup_steps}")
-    s = BenchSettings(context_length, batch_size, lora_rank, lora_alpha, lora_dropout, lr, steps, warmup_steps, precision, seed)
+    need(0 <= profile_step <= steps + warmup_steps and profile_step != 1,
+         f"--profile_step {profile_step} must be 0 (off) or a step from 2 to {steps + warmup_steps}")
+    s = BenchSettings(context_length, batch_size, lora_rank, lora_alpha, lora_dropout, lr, steps, warmup_steps, precision, seed, profile_step)
     sh, work = SHAPES[shape], Path(work_dir)
     t0 = time.perf_counter()
     path = bench_checkpoint(sh, work)

@@ -7,10 +7,11 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/fsdp.html.md"""
 
 # %% ../nbs/07_fsdp.ipynb #578300e5
 from __future__ import annotations
-import os, sys, json, subprocess
+import os, sys, json, subprocess, ctypes, weakref
 from pathlib import Path
 from dataclasses import dataclass
 from itertools import chain
+from functools import partial
 import torch, torch.nn as nn
 import torch.distributed as dist
 from torch.distributed.device_mesh import init_device_mesh, DeviceMesh
@@ -21,8 +22,9 @@ from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantiz
 from .precision import Precision, PRECISIONS, apply_precision
 
 # %% auto #0
-__all__ = ['SHARDINGS', 'FAMILIES', 'Sharding', 'make_mesh', 'decoder_layers', 'shard_model', 'capture_real', 'materialize',
-           'check_model', 'quant_variants', 'bit_exact_check', 'run_torchrun']
+__all__ = ['SHARDINGS', 'FAMILIES', 'Sharding', 'make_mesh', 'decoder_layers', 'shard_model', 'checkpoint_layers', 'capture_real',
+           'pin_in_place', 'keep_pinned', 'trim_host_heap', 'materialize', 'check_model', 'quant_variants',
+           'bit_exact_check', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -69,15 +71,52 @@ def shard_model(model: nn.Module, mesh: DeviceMesh, sharding: Sharding, prec: Pr
     fully_shard(model, reshard_after_forward=sharding.reshard_after_forward, **kw)
     return model
 
+# %% ../nbs/07_fsdp.ipynb #11bd6faf
+def checkpoint_layers(model: nn.Module, reentrant: bool = False) -> nn.Module:
+    "Gradient checkpointing of each decoder layer's `forward` (hooks stay outside; a compiled layer compiles it)"
+    from torch.utils.checkpoint import checkpoint
+    for layer in decoder_layers(model):
+        def forward(*args, _fwd=layer.forward, _layer=layer, **kwargs):
+            if not (_layer.training and torch.is_grad_enabled()): return _fwd(*args, **kwargs)
+            return checkpoint(partial(_fwd, **kwargs), *args, use_reentrant=reentrant)
+        layer.forward = forward
+    return model
+
 # %% ../nbs/07_fsdp.ipynb #532466ed
 def capture_real(model: nn.Module) -> dict:
     "Detached references to `model`'s tensors that are not on `meta` (survive `model.to('meta')`)"
     return {n: t.detach() for n, t in chain(model.named_parameters(), model.named_buffers()) if not t.is_meta}
 
+_CUDART_OK = 0
+
+def pin_in_place(tensors: list) -> list:
+    "Page-lock the host storages of `tensors` where they lie (no copy, no rounding up); empties `tensors`, returns the storages"
+    out = []
+    while tensors:
+        st = tensors.pop().untyped_storage()
+        if st.nbytes() == 0 or st.device.type != 'cpu' or st.is_pinned(): continue
+        err = torch.cuda.cudart().cudaHostRegister(st.data_ptr(), st.nbytes(), 0)
+        need(int(err) == _CUDART_OK, f"--use_cpu_offload: could not page-lock {fmt_bytes(st.nbytes())} of host memory (CUDA error {int(err)}); "
+             "raise the locked-memory limit (ulimit -l) or free host memory")
+        out.append(st)
+    return out
+
+def _unpin(storages):
+    for st in storages: torch.cuda.cudart().cudaHostUnregister(st.data_ptr())
+
+def keep_pinned(model: nn.Module, storages: list):
+    "Keep `storages` alive and page-locked while `model` lives; unlock them when it goes"
+    weakref.finalize(model, _unpin, storages)      # the finalizer holds the storages until then
+
+def trim_host_heap():
+    "Give freed heap memory back to the OS (glibc keeps it otherwise, and it counts in the process's RSS)"
+    try: ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError): pass
+
 @torch.no_grad()
-def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0: bool):
+def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0: bool, pin: bool = False):
     "Allocate the sharded `model` on `device` module by module, filling it from `loaded` (rank 0's or every rank's) and `shared`"
-    done = set()
+    done, pinned = set(), []
     for mn, mod in model.named_modules():
         mod.to_empty(device=device, recurse=False)     # this module's shards only: the host never holds all shards and all of `loaded`
         for n, t in chain(mod.named_parameters(recurse=False), mod.named_buffers(recurse=False)):
@@ -96,6 +135,9 @@ def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0
                 if src == 0: dist.broadcast(full, 0)
                 t.copy_(full)
             del full
+            if pin: pinned.append(t.to_local() if isinstance(t, DTensor) else t)
+    if pin: keep_pinned(model, pin_in_place(pinned))
+    trim_host_heap()
 
 # %% ../nbs/07_fsdp.ipynb #dc09dca6
 def check_model(model: nn.Module, trainable_names=None):

@@ -18,8 +18,8 @@ from .quantize import nf4_code
 from .fsdp import decoder_layers
 
 # %% auto #0
-__all__ = ['CHUNK_LOGITS', 'LOSSES', 'compile_layers', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss',
-           'head_replaced']
+__all__ = ['CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'compile_layers', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
+           'LossSpec', 'HeadLoss', 'head_replaced', 'ActivationOffload']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
@@ -119,3 +119,70 @@ def head_replaced(model: nn.Module, labels: torch.Tensor, fn: Callable):
     setattr(parent, name, HeadLoss(head, labels, fn))
     try: yield
     finally: setattr(parent, name, head)
+
+# %% ../nbs/16_speed.ipynb #15199a5d
+class _Offloaded:
+    "A saved tensor's place in host memory, and its copy back to the GPU once started"
+    __slots__ = ('host', 'shape', 'dtype', 'device', 'index', 'back', 'ready')
+    def __init__(self, host, t, index): self.host, self.shape, self.dtype, self.device, self.index, self.back, self.ready = host, t.shape, t.dtype, t.device, index, None, None
+
+OFFLOAD_MIN_BYTES = 2**20    # smaller saved tensors stay on the GPU
+
+class ActivationOffload:
+    "Saved-tensor hooks that keep large saved activations in (pinned) host memory, copied on a side stream"
+    def __init__(self, device, min_bytes: int | None = None):
+        self.device, self.min_bytes = torch.device(device), OFFLOAD_MIN_BYTES if min_bytes is None else min_bytes
+        self.cuda = self.device.type == 'cuda'
+        self.stream = torch.cuda.Stream(self.device) if self.cuda else None
+        self.free, self.saved = {}, []     # free pinned buffers by byte size, with the event after which they may be reused; this forward's tensors
+        self.bytes_out = self.bytes_pinned = 0    # bytes copied to the host (all forwards); bytes of host buffers allocated
+
+    def hooks(self):
+        "The context to run a forward in; a new forward starts a new list of saved tensors"
+        self.saved = []
+        return torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack)
+
+    def _buffer(self, nbytes: int) -> torch.Tensor:
+        bufs = self.free.get(nbytes)
+        if bufs:
+            buf, ev = bufs.pop()
+            if ev is not None: ev.synchronize()     # its last copy back has finished
+            return buf
+        self.bytes_pinned += nbytes
+        return torch.empty(nbytes, dtype=torch.uint8, pin_memory=self.cuda)
+
+    def pack(self, t: torch.Tensor):
+        if isinstance(t, nn.Parameter) or t.device != self.device or t.numel()*t.element_size() < self.min_bytes or not t.is_contiguous(): return t
+        host = self._buffer(t.numel()*t.element_size())
+        o = _Offloaded(host, t, len(self.saved)); self.saved.append(o)
+        flat = t.view(-1).view(torch.uint8)
+        if self.cuda:
+            self.stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(self.stream): host.copy_(flat, non_blocking=True)
+            t.record_stream(self.stream)
+        else: host.copy_(flat)
+        self.bytes_out += host.numel()
+        return o
+
+    def _fetch(self, o: _Offloaded):
+        "Start copying `o` back to the GPU (on the side stream), unless already started"
+        if o.back is not None or o.host is None: return
+        o.back = torch.empty(o.host.numel(), dtype=torch.uint8, device=self.device)    # on the compute stream, which frees it
+        if self.cuda:
+            self.stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(self.stream):
+                o.back.copy_(o.host, non_blocking=True); o.ready = torch.cuda.Event(); o.ready.record(self.stream)
+        else: o.back.copy_(o.host)
+
+    def unpack(self, o):
+        if not isinstance(o, _Offloaded): return o
+        if o.host is None and o.back is None:
+            raise RuntimeError("--use_activation_cpu_offload: a saved tensor was used twice in backward (backward with retain_graph=True?), "
+                               "which activation offloading does not support; run without it")
+        self._fetch(o)
+        if o.index > 0: self._fetch(self.saved[o.index - 1])      # the next one backward will want
+        if o.ready is not None: torch.cuda.current_stream(self.device).wait_event(o.ready)
+        t = o.back.view(o.dtype).view(o.shape)
+        self.free.setdefault(o.host.numel(), []).append((o.host, o.ready))   # reusable once the copy back is done
+        o.host = o.back = None                                     # unpacked once: backward through a node frees it
+        return t

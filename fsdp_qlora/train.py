@@ -23,15 +23,15 @@ from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, tr
 from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
-from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model
+from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer
-from .speed import LOSSES, head_replaced, compile_layers
+from .speed import LOSSES, head_replaced, compile_layers, ActivationOffload
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'setup', 'run_model', 'load', 'adapt', 'shard',
-           'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler', 'make_profiler',
-           'MemorySnapshot', 'total_steps', 'fit', 'trained_state', 'save', 'memory_report', 'report_memory',
-           'make_loader', 'fsdp_main', 'load_unsharded']
+           'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler', 'kernel_table',
+           'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state', 'save', 'memory_report',
+           'report_memory', 'make_loader', 'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
 @dataclass
@@ -77,13 +77,13 @@ class Run:
     train_type: TrainType
     mesh: object = None
     no_sync: bool = False
-    act_offload: bool = False
+    act_offload: ActivationOffload | None = None
 
     def fwd_ctx(self):
         "The forward's context: autocast, and activation offloading when asked"
         ctx = ExitStack()
         ctx.enter_context(self.prec.autocast_ctx(self.device))
-        if self.act_offload: ctx.enter_context(torch.autograd.graph.save_on_cpu(pin_memory=self.device.type == 'cuda'))
+        if self.act_offload: ctx.enter_context(self.act_offload.hooks())
         return ctx
 
     def sync_grads(self, model, last: bool):
@@ -104,13 +104,13 @@ def setup(cfg, local_rank: int = 0) -> Run:
     if cuda and cfg.max_gpu_memory > 0:     # play a smaller card: the caching allocator refuses to grow past the cap
         torch.cuda.set_per_process_memory_fraction(min(1.0, cfg.max_gpu_memory*2**30/torch.cuda.get_device_properties(device).total_memory), device)
     run = Run(cfg, dist.get_rank(), local_rank, dist.get_world_size(), device, PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type],
-              no_sync=no_sync_wanted(cfg), act_offload=cfg.use_activation_cpu_offload)
+              no_sync=no_sync_wanted(cfg), act_offload=ActivationOffload(device) if cfg.use_activation_cpu_offload else None)
     run.prec.check(device)
     torch.manual_seed(cfg.seed)
     local_world = int(os.environ.get('LOCAL_WORLD_SIZE', torch.cuda.device_count() if cuda else run.world))
     run.mesh = make_mesh(SHARDINGS[cfg.sharding_strategy], device.type, run.world, local_world)
     if device.type == 'cpu' and (cfg.use_cpu_offload or cfg.use_activation_cpu_offload):
-        rprint("Note: on the CPU, parameters and activations already live in host memory; the offload flags change nothing")
+        rprint("Note: on the CPU, parameters and activations already live in host memory; the offload flags save nothing")
     return run
 
 # %% ../nbs/08_train.ipynb #c423795d
@@ -155,16 +155,14 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     "Checkpointing, `fully_shard`, and the sharded tensors filled from rank 0 / every rank"
     cfg = run.cfg
     if cfg.use_gradient_checkpointing:
-        kw = dict(use_reentrant=cfg.reentrant_checkpointing)
-        if hasattr(model, 'activation_checkpointing_enable'): model.activation_checkpointing_enable(activation_checkpointing_kwargs=kw)
-        else: model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw)  # transformers before 5.2x
+        checkpoint_layers(model, cfg.reentrant_checkpointing)
         if cfg.reentrant_checkpointing: model.enable_input_require_grads()
     if hasattr(model, 'config'): model.config.use_cache = False
     shared, t0 = capture_real(model), time.perf_counter()
     model.to('meta')
     offload = cfg.use_cpu_offload and run.device.type == 'cuda'
     shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload)
-    materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory)
+    materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory, pin=offload)
     check_model(model, trainable)
     rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
     if cfg.compile: compile_layers(model, run.device)     # --compile: each decoder layer, after fully_shard (speed notebook)
@@ -251,6 +249,10 @@ class NoProfiler:
     def __exit__(self, *a): pass
     def step(self): pass
 
+def kernel_table(prof, cuda: bool, rows: int = 120) -> str:
+    "The operators and kernels of a finished profile, most expensive first (own GPU time, or CPU time without a GPU)"
+    return prof.key_averages().table(sort_by='self_device_time_total' if cuda else 'self_cpu_time_total', row_limit=rows, max_name_column_width=90)
+
 def make_profiler(run: Run):
     "A `torch.profiler.profile` for the profiling flags of `run.cfg`, or a `NoProfiler`"
     cfg = run.cfg
@@ -260,6 +262,7 @@ def make_profiler(run: Run):
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if run.device.type == 'cuda' else [])
     def ready(prof):
         tag = f"rank{run.rank}_step{prof.step_num}"
+        (out/f"kernels_{tag}.txt").write_text(kernel_table(prof, run.device.type == 'cuda'))
         if cfg.export_trace: prof.export_chrome_trace(str(out/f"trace_{tag}.json"))
         if cfg.export_memory_timeline:
             dev = str(run.device) if run.device.type == 'cuda' else 'cpu'
