@@ -73,12 +73,14 @@ def shard_model(model: nn.Module, mesh: DeviceMesh, sharding: Sharding, prec: Pr
 
 # %% ../nbs/07_fsdp.ipynb #11bd6faf
 def checkpoint_layers(model: nn.Module, reentrant: bool = False) -> nn.Module:
-    "Gradient checkpointing of each decoder layer's `forward` (hooks stay outside; a compiled layer compiles it)"
+    "Gradient checkpointing of each decoder layer's `forward` (module hooks stay outside it, and so does compiled code)"
     from torch.utils.checkpoint import checkpoint
     for layer in decoder_layers(model):
-        def forward(*args, _fwd=layer.forward, _layer=layer, **kwargs):
-            if not (_layer.training and torch.is_grad_enabled()): return _fwd(*args, **kwargs)
-            return checkpoint(partial(_fwd, **kwargs), *args, use_reentrant=reentrant)
+        layer._fsdp_qlora_fwd = layer.forward          # the layer's own forward (compile_layers swaps in its compiled version)
+        def forward(*args, _layer=layer, **kwargs):
+            fwd = _layer._fsdp_qlora_fwd
+            if not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)
+            return checkpoint(partial(fwd, **kwargs), *args, use_reentrant=reentrant)
         layer.forward = forward
     return model
 

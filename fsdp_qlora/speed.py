@@ -24,8 +24,10 @@ __all__ = ['CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'compile_layers', 'Chu
 # %% ../nbs/16_speed.ipynb #13814d4d
 def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
     "`torch.compile` each decoder layer of `model` in place (call after `fully_shard`); `kwargs` go to `torch.compile`"
-    nf4_code(device or 'cpu')    # fill the NF4 code cache now: its first insertion inside a checkpointed layer breaks the graph
-    for layer in decoder_layers(model): layer.compile(**kwargs)
+    nf4_code(device or 'cpu')    # fill the NF4 code cache now (a dict insertion in compiled code breaks the graph)
+    for layer in decoder_layers(model):
+        if hasattr(layer, '_fsdp_qlora_fwd'): layer._fsdp_qlora_fwd = torch.compile(layer._fsdp_qlora_fwd, **kwargs)   # inside our checkpoint
+        else: layer.compile(**kwargs)
     return model
 
 # %% ../nbs/16_speed.ipynb #2ae4a7ad
@@ -152,7 +154,7 @@ class ActivationOffload:
         return torch.empty(nbytes, dtype=torch.uint8, pin_memory=self.cuda)
 
     def pack(self, t: torch.Tensor):
-        if isinstance(t, nn.Parameter) or t.device != self.device or t.numel()*t.element_size() < self.min_bytes or not t.is_contiguous(): return t
+        if t.grad_fn is None or t.device != self.device or t.numel()*t.element_size() < self.min_bytes or not t.is_contiguous(): return t
         host = self._buffer(t.numel()*t.element_size())
         o = _Offloaded(host, t, len(self.saved)); self.saved.append(o)
         flat = t.view(-1).view(torch.uint8)

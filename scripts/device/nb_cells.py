@@ -1,5 +1,5 @@
 """Run notebooks' code cells in order on a GPU machine, GPU-flagged cells (`#| cuda`, `#| multigpu`) included,
-for machines without nbdev/Jupyter. Cells flagged `#| notest` are skipped, as nbdev-test does.
+for machines without nbdev/Jupyter. Cells flagged `#| notest` or `#| eval: false` are skipped, as nbdev-test does.
 
 Usage (repo root): python3 scripts/device/nb_cells.py nbs/04_precision.ipynb [more.ipynb ...]
 Prints one line per notebook: ok, or the failing cell and its traceback; exits 1 if any failed."""
@@ -16,7 +16,7 @@ for nb in sys.argv[1:]:
     os.chdir(Path(nb).resolve().parent)
     for i, src in enumerate(cells):
         f = flags(src)
-        if 'notest' in f: continue
+        if 'notest' in f or 'eval:' in f and 'false' in f: continue
         gpu += bool(f & {'cuda', 'multigpu'})
         try: exec(compile(src, f'{nb}#cell{i}', 'exec'), ns)
         except Exception:
