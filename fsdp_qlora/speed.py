@@ -135,6 +135,7 @@ class ActivationOffload:
     def __init__(self, device, min_bytes: int | None = None):
         self.device, self.min_bytes = torch.device(device), OFFLOAD_MIN_BYTES if min_bytes is None else min_bytes
         self.cuda = self.device.type == 'cuda'
+        if self.cuda and self.device.index is None: self.device = torch.device('cuda', torch.cuda.current_device())   # compared with tensors' devices
         self.stream = torch.cuda.Stream(self.device) if self.cuda else None
         self.free, self.saved = {}, []     # free pinned buffers by byte size, with the event after which they may be reused; this forward's tensors
         self.bytes_out = self.bytes_pinned = 0    # bytes copied to the host (all forwards); bytes of host buffers allocated
