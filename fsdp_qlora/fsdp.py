@@ -219,8 +219,12 @@ def _bit_exact_main():
     ap.add_argument('--backends', default=None, help='comma-separated backends (default: every installed one)')
     ap.add_argument('--bits', default=None, help='comma-separated bit widths for backends that take --n_bits (default: all)')
     a = ap.parse_args()
-    backend = 'nccl' if torch.cuda.is_available() else 'gloo'
-    if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    cuda, local = torch.cuda.is_available(), int(os.environ.get('LOCAL_WORLD_SIZE', 1))
+    need(not cuda or torch.cuda.device_count() >= local,
+         f"{local} processes per node but {torch.cuda.device_count()} GPUs: use --nproc-per-node {torch.cuda.device_count()}, "
+         "or CUDA_VISIBLE_DEVICES= for the check on the CPU")
+    backend = 'nccl' if cuda else 'gloo'
+    if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     dist.init_process_group(backend)
     res = bit_exact_check(backends=a.backends and a.backends.split(','), bits=a.bits and [int(b) for b in a.bits.split(',')])
     if is_rank0():
