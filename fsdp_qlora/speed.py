@@ -125,8 +125,8 @@ def head_replaced(model: nn.Module, labels: torch.Tensor, fn: Callable):
 # %% ../nbs/16_speed.ipynb #15199a5d
 class _Offloaded:
     "A saved tensor's place in host memory, and its copy back to the GPU once started"
-    __slots__ = ('host', 'shape', 'dtype', 'device', 'index', 'back', 'ready')
-    def __init__(self, host, t, index): self.host, self.shape, self.dtype, self.device, self.index, self.back, self.ready = host, t.shape, t.dtype, t.device, index, None, None
+    __slots__ = ('host', 'shape', 'dtype', 'index', 'back', 'ready')
+    def __init__(self, host, t, index): self.host, self.shape, self.dtype, self.index, self.back, self.ready = host, t.shape, t.dtype, index, None, None
 
 OFFLOAD_MIN_BYTES = 2**20    # smaller saved tensors stay on the GPU
 
