@@ -20,7 +20,7 @@ from .adapters import LORA_TARGETS
 __all__ = ['SHAPES', 'PEAK_TFLOPS', 'DTYPES', 'STACKS', 'LIGER', 'PEER_RUNNERS', 'Shape', 'param_counts', 'flops_per_token',
            'matmul_tflops', 'spec_tflops', 'peak_flops', 'BenchSettings', 'bench_loader', 'bench_checkpoint', 'Stack',
            'unavailable', 'train_loop', 'step_profiler', 'apply_liger', 'run_hf', 'run_unsloth', 'ours_flags',
-           'profile_flags', 'TimedLines', 'step_lines', 'run_ours', 'peer_main', 'summarize', 'run_stack',
+           'profile_flags', 'TimedLines', 'step_lines', 'run_ours', 'stack_of', 'peer_main', 'summarize', 'run_stack',
            'markdown_table', 'fsdp_qlora_bench', 'bench_cli']
 
 # %% ../nbs/15_benchmark.ipynb #1ba9d0c6
@@ -314,6 +314,28 @@ def run_ours(stack: Stack, s: BenchSettings, path) -> dict:
 
 PEER_RUNNERS: dict[str, Callable] = dict(ours=run_ours, hf=run_hf, unsloth=run_unsloth)
 
+# %% ../nbs/15_benchmark.ipynb #db8cd5d3
+def _flag_value(v: str):
+    if v.lower() in ('true', 'false'): return v.lower() == 'true'
+    for typ in (int, float):
+        try: return typ(v)
+        except ValueError: pass
+    return v
+
+def stack_of(name: str) -> Stack:
+    "The row `name` of `STACKS`, or one of our rows with flags added: `ROW+flag=value+...`"
+    base, *extra = name.split('+')
+    need(base in STACKS, f"--stacks: unknown {base}; choose from {', '.join(STACKS)}")
+    st = STACKS[base]
+    if not extra: return st
+    need(st.runner == 'ours', f"--stacks {name}: flags can be added to our rows only ({', '.join(k for k, v in STACKS.items() if v.runner == 'ours')})")
+    from fsdp_qlora.cli import TrainConfig
+    known, pairs = set(TrainConfig.__dataclass_fields__), [kv.partition('=') for kv in extra]
+    for k, eq, v in pairs: need(eq and k in known, f"--stacks {name}: {k + eq + v!r} is not flag=value of a fsdp_qlora_train flag")
+    flags = {k: _flag_value(v) for k, _, v in pairs}
+    return Stack(name, st.runner, st.opts | dict(flags=st.opts.get('flags', {}) | flags), st.needs, st.cuda,
+                 f"{base} with " + ' '.join(f'--{k} {v}' for k, _, v in pairs))
+
 # %% ../nbs/15_benchmark.ipynb #d3605d93
 def _versions() -> dict:
     return {m: getattr(sys.modules[m], '__version__', None) for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'liger_kernel', 'unsloth', 'triton')
@@ -322,7 +344,7 @@ def _versions() -> dict:
 def peer_main(spec: str, out):
     "Run the stack described by the JSON `spec` in this process and write its measurements to `out`"
     spec = json.loads(spec)
-    stack, s = STACKS[spec['stack']], BenchSettings(**spec['settings'])
+    stack, s = stack_of(spec['stack']), BenchSettings(**spec['settings'])
     res = PEER_RUNNERS[stack.runner](stack, s, spec['path'])
     cuda = torch.cuda.is_available()
     res.update(peak_alloc_gib=torch.cuda.max_memory_allocated()/2**30 if cuda else None,
@@ -384,7 +406,7 @@ def markdown_table(report: dict) -> str:
 # %% ../nbs/15_benchmark.ipynb #5f109bce
 def fsdp_qlora_bench(
     shape: Annotated[str, dict(choices=list(SHAPES))] = 'llama2_7b', # Model shape of the random-weight checkpoint
-    stacks: str = 'all', # Comma-separated stacks to measure, in order, or 'all' (see STACKS)
+    stacks: str = 'all', # Comma-separated stacks to measure, in order, or 'all' (see STACKS); ROW+flag=value adds our flags to one of our rows
     baseline: str = 'unsloth_qlora', # Stack the ratio columns divide by (no ratios if it did not run)
     context_length: int = 2048, # Tokens per row
     batch_size: int = 4, # Rows per step
@@ -404,8 +426,7 @@ def fsdp_qlora_bench(
 ):
     "Benchmark fsdp_qlora against Hugging Face PEFT, Liger and Unsloth on a random-weight checkpoint of a real model's shape"
     names = list(STACKS) if stacks == 'all' else [n.strip() for n in stacks.split(',') if n.strip()]
-    bad = [n for n in names if n not in STACKS]
-    need(not bad, f"--stacks: unknown {', '.join(bad)}; choose from {', '.join(STACKS)}")
+    chosen = {n: stack_of(n) for n in names}
     need(shape in SHAPES, f"--shape {shape!r} is not one of: {', '.join(SHAPES)}")
     need(steps > 0 and warmup_steps >= 0, f"--steps must be positive and --warmup_steps >= 0, got {steps} and {warmup_steps}")
     need(0 <= profile_step <= steps + warmup_steps and profile_step != 1,
@@ -425,8 +446,8 @@ def fsdp_qlora_bench(
                   flops_per_token=flops, peak_tflops=None if peak is None else peak/1e12, peak_source=source, measured_matmul_tflops=measured,
                   baseline=baseline, stacks={})
     for k in names:
-        rprint(f"== {k}: {STACKS[k].about}")
-        report['stacks'][k] = r = dict(about=STACKS[k].about) | run_stack(STACKS[k], s, path, flops, peak, work/'logs', timeout)
+        rprint(f"== {k}: {chosen[k].about}")
+        report['stacks'][k] = r = dict(about=chosen[k].about) | run_stack(chosen[k], s, path, flops, peak, work/'logs', timeout)
         rprint(f"   ok: step {r['step_s']:.3f}s, {r['tok_s']:,.0f} tok/s, losses {[round(l, 4) for l in r['losses']]}" if r['status'] == 'ok' else f"   {r['note']}")
         with atomic_path(output) as tmp: tmp.write_text(json.dumps(report, indent=1))
     rprint(f"\n{shape}: {n/1e9:.2f}B parameters, context {context_length}, batch {batch_size}, LoRA r={lora_rank} alpha={lora_alpha} "

@@ -20,7 +20,7 @@ from .core import *
 from .quantize import QUANT_BACKENDS, quant_options
 from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets
 from .precision import PRECISIONS
-from .fsdp import SHARDINGS
+from .fsdp import SHARDINGS, decoder_layers, kept_layers
 from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
 from .load import resolve_model, weight_files, check_saved_quant, empty_model
@@ -45,6 +45,7 @@ def fsdp_qlora_train(
     sharding_strategy: Annotated[str, _choices(SHARDINGS)] = 'full_shard', # How FSDP shards the model
     use_gradient_checkpointing: bool_arg = True, # Recompute activations in backward instead of storing them
     reentrant_checkpointing: bool_arg = False, # Use reentrant autograd checkpointing
+    keep_activations: int = 0, # Decoder layers (spread evenly) that keep their activations instead of recomputing them: faster, more memory (host memory with --use_activation_cpu_offload)
     use_cpu_offload: bool_arg = True, # Keep sharded parameters and gradients in CPU memory (GPU runs)
     use_activation_cpu_offload: bool_arg = False, # Keep the activations saved for backward in CPU memory (GPU runs)
     no_sync: bool_arg = False, # Reduce gradients only on the last micro-batch of a step (forced on with CPU offload and accumulation)
@@ -136,7 +137,11 @@ def validate(cfg):
         need(not getattr(cfg, other), f"--{other} is not read by --train_type {cfg.train_type}: drop it or use a train type that reads it")
     path = resolve_model(getattr(cfg, flag))
     weight_files(path); ADAPTERS[tt.adapter].plain(path)
-    if ADAPTERS[tt.adapter].targets: check_lora_targets(empty_model(path), lora_targets(cfg.lora_target_modules))
+    skeleton = empty_model(path)
+    if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, lora_targets(cfg.lora_target_modules))
+    need(cfg.keep_activations == 0 or cfg.use_gradient_checkpointing,
+         f"--keep_activations {cfg.keep_activations} chooses layers exempt from checkpointing; without --use_gradient_checkpointing every layer keeps them")
+    kept_layers(len(decoder_layers(skeleton)), cfg.keep_activations)
     quant = tt.quant
     opts = quant_options(quant, cfg, TrainConfig())
     check_saved_quant(path, quant, opts)

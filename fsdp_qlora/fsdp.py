@@ -22,9 +22,9 @@ from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantiz
 from .precision import Precision, PRECISIONS, apply_precision
 
 # %% auto #0
-__all__ = ['SHARDINGS', 'FAMILIES', 'Sharding', 'make_mesh', 'decoder_layers', 'shard_model', 'checkpoint_layers', 'capture_real',
-           'pin_in_place', 'keep_pinned', 'trim_host_heap', 'materialize', 'check_model', 'quant_variants',
-           'bit_exact_check', 'run_torchrun']
+__all__ = ['SHARDINGS', 'FAMILIES', 'Sharding', 'make_mesh', 'decoder_layers', 'shard_model', 'kept_layers', 'checkpoint_layers',
+           'capture_real', 'pin_in_place', 'keep_pinned', 'trim_host_heap', 'materialize', 'check_model',
+           'quant_variants', 'bit_exact_check', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -72,14 +72,20 @@ def shard_model(model: nn.Module, mesh: DeviceMesh, sharding: Sharding, prec: Pr
     return model
 
 # %% ../nbs/07_fsdp.ipynb #11bd6faf
-def checkpoint_layers(model: nn.Module, reentrant: bool = False) -> nn.Module:
-    "Gradient checkpointing of each decoder layer's `forward` (module hooks stay outside it, and so does compiled code)"
+def kept_layers(n: int, keep: int) -> list[bool]:
+    "Which of `n` layers keep their activations when `keep` of them, spread evenly and ending with the last, do"
+    need(0 <= keep <= n, f"--keep_activations {keep}: the model has {n} decoder layers; give 0 to {n}")
+    return [(i + 1)*keep//n > i*keep//n for i in range(n)]
+
+def checkpoint_layers(model: nn.Module, reentrant: bool = False, keep: int = 0) -> nn.Module:
+    "Gradient checkpointing of each decoder layer's `forward` but `keep` of them (module hooks stay outside it, and so does compiled code)"
     from torch.utils.checkpoint import checkpoint
-    for layer in decoder_layers(model):
+    layers = decoder_layers(model)
+    for layer, kept in zip(layers, kept_layers(len(layers), keep)):
         layer._fsdp_qlora_fwd = layer.forward          # the layer's own forward (compile_layers swaps in its compiled version)
-        def forward(*args, _layer=layer, **kwargs):
+        def forward(*args, _layer=layer, _kept=kept, **kwargs):
             fwd = _layer._fsdp_qlora_fwd
-            if not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)
+            if _kept or not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)
             return checkpoint(partial(fwd, **kwargs), *args, use_reentrant=reentrant)
         layer.forward = forward
     return model

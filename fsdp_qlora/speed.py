@@ -18,8 +18,8 @@ from .quantize import nf4_code
 from .fsdp import decoder_layers
 
 # %% auto #0
-__all__ = ['CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'compile_layers', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
-           'LossSpec', 'HeadLoss', 'head_replaced', 'ActivationOffload']
+__all__ = ['CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'compile_layers', 'ChunkedLinearCE',
+           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'ActivationOffload']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
@@ -128,21 +128,28 @@ class _Offloaded:
     __slots__ = ('host', 'shape', 'dtype', 'index', 'back', 'ready')
     def __init__(self, host, t, index): self.host, self.shape, self.dtype, self.index, self.back, self.ready = host, t.shape, t.dtype, index, None, None
 
-OFFLOAD_MIN_BYTES = 2**20    # smaller saved tensors stay on the GPU
+OFFLOAD_MIN_BYTES = 2**20         # smaller saved tensors stay on the GPU
+
+def _is_weight(t: torch.Tensor) -> bool:
+    "A parameter or a view of one: FSDP gathers it again for backward, so it is not copied"
+    return isinstance(t, nn.Parameter) or isinstance(t._base, nn.Parameter)
+OFFLOAD_PREFETCH_BYTES = 2**29    # how far ahead copies back run with --keep_activations
 
 class ActivationOffload:
     "Saved-tensor hooks that keep large saved activations in (pinned) host memory, copied on a side stream"
-    def __init__(self, device, min_bytes: int | None = None):
+    def __init__(self, device, min_bytes: int | None = None, prefetch_bytes: int = 0):
         self.device, self.min_bytes = torch.device(device), OFFLOAD_MIN_BYTES if min_bytes is None else min_bytes
+        self.prefetch_bytes = prefetch_bytes          # 0: only the tensor saved before the one unpacked
         self.cuda = self.device.type == 'cuda'
         if self.cuda and self.device.index is None: self.device = torch.device('cuda', torch.cuda.current_device())   # compared with tensors' devices
         self.stream = torch.cuda.Stream(self.device) if self.cuda else None
         self.free, self.saved = {}, []     # free pinned buffers by byte size, with the event after which they may be reused; this forward's tensors
         self.bytes_out = self.bytes_pinned = 0    # bytes copied to the host (all forwards); bytes of host buffers allocated
+        self.ahead, self.low, self.most_ahead = 0, 0, 0   # bytes copied back and not yet unpacked; lowest index copied back; the most ahead at once
 
     def hooks(self):
         "The context to run a forward in; a new forward starts a new list of saved tensors"
-        self.saved = []
+        self.saved, self.ahead, self.low = [], 0, None
         return torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack)
 
     def _buffer(self, nbytes: int) -> torch.Tensor:
@@ -155,7 +162,7 @@ class ActivationOffload:
         return torch.empty(nbytes, dtype=torch.uint8, pin_memory=self.cuda)
 
     def pack(self, t: torch.Tensor):
-        if t.grad_fn is None or t.device != self.device or t.numel()*t.element_size() < self.min_bytes or not t.is_contiguous(): return t
+        if _is_weight(t) or t.device != self.device or t.numel()*t.element_size() < self.min_bytes or not t.is_contiguous(): return t
         host = self._buffer(t.numel()*t.element_size())
         o = _Offloaded(host, t, len(self.saved)); self.saved.append(o)
         flat = t.view(-1).view(torch.uint8)
@@ -171,6 +178,8 @@ class ActivationOffload:
         "Start copying `o` back to the GPU (on the side stream), unless already started"
         if o.back is not None or o.host is None: return
         o.back = torch.empty(o.host.numel(), dtype=torch.uint8, device=self.device)    # on the compute stream, which frees it
+        self.ahead += o.host.numel(); self.most_ahead = max(self.most_ahead, self.ahead)
+        self.low = o.index if self.low is None else min(self.low, o.index)
         if self.cuda:
             self.stream.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(self.stream):
@@ -184,7 +193,10 @@ class ActivationOffload:
                                "which activation offloading does not support; run without it")
         self._fetch(o)
         if o.index > 0: self._fetch(self.saved[o.index - 1])      # the next one backward will want
+        j = self.low - 1
+        while j >= 0 and self.ahead - o.host.numel() < self.prefetch_bytes: self._fetch(self.saved[j]); j -= 1   # and more, up to prefetch_bytes
         if o.ready is not None: torch.cuda.current_stream(self.device).wait_event(o.ready)
+        self.ahead -= o.host.numel()
         t = o.back.view(o.dtype).view(o.shape)
         self.free.setdefault(o.host.numel(), []).append((o.host, o.ready))   # reusable once the copy back is done
         o.host = o.back = None                                     # unpacked once: backward through a node frees it

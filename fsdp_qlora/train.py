@@ -25,13 +25,13 @@ from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer
-from .speed import LOSSES, head_replaced, compile_layers, ActivationOffload
+from .speed import LOSSES, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'setup', 'run_model', 'load', 'adapt', 'shard',
-           'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler', 'kernel_table',
-           'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state', 'save', 'memory_report',
-           'report_memory', 'make_loader', 'fsdp_main', 'load_unsharded']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'activation_offload', 'setup', 'run_model',
+           'load', 'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks',
+           'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state',
+           'save', 'memory_report', 'report_memory', 'make_loader', 'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
 @dataclass
@@ -95,6 +95,11 @@ def no_sync_wanted(cfg) -> bool:
     if cfg.gradient_accumulation_steps == 1: return False
     return bool(cfg.no_sync or cfg.use_cpu_offload)
 
+def activation_offload(cfg, device) -> ActivationOffload | None:
+    "`--use_activation_cpu_offload`'s hooks; copies back run further ahead when layers keep their activations"
+    if not cfg.use_activation_cpu_offload: return None
+    return ActivationOffload(device, prefetch_bytes=OFFLOAD_PREFETCH_BYTES if cfg.keep_activations else 0)
+
 def setup(cfg, local_rank: int = 0) -> Run:
     "Join the process group, pick the device, seed, and build the device mesh"
     cuda = torch.cuda.is_available()
@@ -104,7 +109,7 @@ def setup(cfg, local_rank: int = 0) -> Run:
     if cuda and cfg.max_gpu_memory > 0:     # play a smaller card: the caching allocator refuses to grow past the cap
         torch.cuda.set_per_process_memory_fraction(min(1.0, cfg.max_gpu_memory*2**30/torch.cuda.get_device_properties(device).total_memory), device)
     run = Run(cfg, dist.get_rank(), local_rank, dist.get_world_size(), device, PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type],
-              no_sync=no_sync_wanted(cfg), act_offload=ActivationOffload(device) if cfg.use_activation_cpu_offload else None)
+              no_sync=no_sync_wanted(cfg), act_offload=activation_offload(cfg, device))
     run.prec.check(device)
     torch.manual_seed(cfg.seed)
     local_world = int(os.environ.get('LOCAL_WORLD_SIZE', torch.cuda.device_count() if cuda else run.world))
@@ -155,7 +160,7 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     "Checkpointing, `fully_shard`, and the sharded tensors filled from rank 0 / every rank"
     cfg = run.cfg
     if cfg.use_gradient_checkpointing:
-        checkpoint_layers(model, cfg.reentrant_checkpointing)
+        checkpoint_layers(model, cfg.reentrant_checkpointing, cfg.keep_activations)
         if cfg.reentrant_checkpointing: model.enable_input_require_grads()
     if hasattr(model, 'config'): model.config.use_cache = False
     shared, t0 = capture_real(model), time.perf_counter()
