@@ -22,9 +22,9 @@ from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantiz
 from .precision import Precision, PRECISIONS, apply_precision
 
 # %% auto #0
-__all__ = ['SHARDINGS', 'FAMILIES', 'Sharding', 'make_mesh', 'decoder_layers', 'shard_model', 'kept_layers', 'checkpoint_layers',
-           'capture_real', 'pin_in_place', 'keep_pinned', 'trim_host_heap', 'materialize', 'check_model',
-           'quant_variants', 'bit_exact_check', 'run_torchrun']
+__all__ = ['SHARDINGS', 'FAMILIES', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves', 'shard_model', 'kept_layers',
+           'checkpoint_layers', 'capture_real', 'pin_in_place', 'keep_pinned', 'trim_host_heap', 'materialize',
+           'check_model', 'quant_variants', 'bit_exact_check', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -64,11 +64,22 @@ def decoder_layers(model: nn.Module) -> list[nn.Module]:
     need(layers, f"found no decoder layers ({names}) in a {base.config.model_type} model: add its family to FAMILIES")
     return layers
 
-def shard_model(model: nn.Module, mesh: DeviceMesh, sharding: Sharding, prec: Precision, cpu_offload: bool = False) -> nn.Module:
-    "`fully_shard` each decoder layer, then the root"
-    kw = dict(mesh=mesh, mp_policy=prec.mp_policy(), offload_policy=CPUOffloadPolicy() if cpu_offload else OffloadPolicy())
-    for layer in decoder_layers(model): fully_shard(layer, reshard_after_forward=sharding.reshard_after_forward, **kw)
-    fully_shard(model, reshard_after_forward=sharding.reshard_after_forward, **kw)
+def trainable_leaves(layer: nn.Module) -> list[nn.Module]:
+    "The modules of `layer` whose parameters all train (adapter weights), if the layer also holds frozen ones"
+    if all(p.requires_grad for p in layer.parameters()): return []
+    return [m for m in layer.modules() if next(m.parameters(recurse=False), None) is not None and all(p.requires_grad for p in m.parameters())]
+
+def shard_model(model: nn.Module, mesh: DeviceMesh, sharding: Sharding, prec: Precision, cpu_offload: bool = False,
+                split_trainable: bool = False) -> nn.Module:
+    "`fully_shard` each decoder layer (its adapters first, as a group of their own, with `split_trainable`), then the root"
+    kw = dict(mesh=mesh, mp_policy=prec.mp_policy(), reshard_after_forward=sharding.reshard_after_forward)
+    off = CPUOffloadPolicy() if cpu_offload else OffloadPolicy()
+    for layer in decoder_layers(model):
+        mods = trainable_leaves(layer) if split_trainable else []
+        if mods: fully_shard(mods, offload_policy=OffloadPolicy(), **kw)     # stays on the device (see above)
+        for m in mods: m._fsdp_qlora_on_device = True
+        fully_shard(layer, offload_policy=off, **kw)
+    fully_shard(model, offload_policy=off, **kw)
     return model
 
 # %% ../nbs/07_fsdp.ipynb #11bd6faf
@@ -122,10 +133,11 @@ def trim_host_heap():
     except (OSError, AttributeError): pass
 
 @torch.no_grad()
-def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0: bool, pin: bool = False):
-    "Allocate the sharded `model` on `device` module by module, filling it from `loaded` (rank 0's or every rank's) and `shared`"
-    done, pinned = set(), []
+def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0: bool, pin: bool = False, on_device=None):
+    "Allocate the sharded `model` on `device` (split-off trainable modules on `on_device`) module by module, filling it from `loaded` and `shared`"
+    done, pinned, home = set(), [], device
     for mn, mod in model.named_modules():
+        device = on_device if on_device is not None and getattr(mod, '_fsdp_qlora_on_device', False) else home
         mod.to_empty(device=device, recurse=False)     # this module's shards only: the host never holds all shards and all of `loaded`
         for n, t in chain(mod.named_parameters(recurse=False), mod.named_buffers(recurse=False)):
             if id(t) in done: continue                   # a tied tensor, filled under its first name
@@ -143,7 +155,7 @@ def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0
                 if src == 0: dist.broadcast(full, 0)
                 t.copy_(full)
             del full
-            if pin: pinned.append(t.to_local() if isinstance(t, DTensor) else t)
+            if pin and device == home: pinned.append(t.to_local() if isinstance(t, DTensor) else t)
     if pin: keep_pinned(model, pin_in_place(pinned))
     trim_host_heap()
 

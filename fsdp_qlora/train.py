@@ -166,8 +166,9 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     shared, t0 = capture_real(model), time.perf_counter()
     model.to('meta')
     offload = cfg.use_cpu_offload and run.device.type == 'cuda'
-    shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload)
-    materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory, pin=offload)
+    split = cfg.use_cpu_offload and not cfg.compile     # adapters stay on the device (FSDP notebook); not inside compiled layers
+    shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload, split_trainable=split)
+    materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory, pin=offload, on_device=run.device)
     check_model(model, trainable)
     rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
     if cfg.compile: compile_layers(model, run.device)     # --compile: each decoder layer, after fully_shard (speed notebook)
@@ -236,14 +237,15 @@ class Logger:
         if self.wandb: self.wandb.finish()
 
 class MemoryMarks:
-    "GPU memory allocated at named points of the first micro-batch of a step (a no-op on the CPU)"
+    "GPU memory allocated at named points of the first micro-batch of a step, the peaks, and host RSS (a no-op on the CPU)"
     def __init__(self, device): self.on, self.marks = device.type == 'cuda', {}
     def __call__(self, key):
         if self.on and key not in self.marks: self.marks[key] = torch.cuda.memory_allocated()/2**30
     def take(self) -> dict:
         if not self.on: return {}
         m = {f'mem_{k}_gib': v for k, v in self.marks.items()}
-        m.update(mem_peak_gib=torch.cuda.max_memory_allocated()/2**30, mem_reserved_gib=torch.cuda.memory_reserved()/2**30)
+        m.update(mem_peak_gib=torch.cuda.max_memory_allocated()/2**30, mem_reserved_gib=torch.cuda.memory_reserved()/2**30,
+                 host_rss_gib=host_rss()/2**30)
         self.marks = {}
         return m
 
