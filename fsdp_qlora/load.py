@@ -7,7 +7,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/load.html.md"""
 
 # %% ../nbs/05_load.ipynb #dec5004b
 from __future__ import annotations
-import os, json, shutil, ctypes, ctypes.util
+import os, sys, json, shutil, ctypes, ctypes.util
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import torch, torch.nn as nn
@@ -21,7 +21,7 @@ from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_lin
 
 # %% auto #0
 __all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'empty_model', 'loading_workers', 'saved_quant', 'check_saved_quant',
-           'load_weights', 'save_quantized', 'write_random_checkpoint', 'write_random_quantized']
+           'release_pages', 'load_weights', 'save_quantized', 'write_random_checkpoint', 'write_random_quantized']
 
 # %% ../nbs/05_load.ipynb #bd348b5b
 def resolve_model(name: str) -> Path:
@@ -104,6 +104,15 @@ def _trim_heap():
     "Return freed C-heap memory to the OS (glibc keeps freed blocks below its mmap threshold, up to 32 MB, in its arenas)"
     if hasattr(_libc, 'malloc_trim'): _libc.malloc_trim(0)
 
+_PAGE, _MADV_DONTNEED = os.sysconf('SC_PAGE_SIZE'), 4
+
+def release_pages(t: torch.Tensor):
+    "Drop from this process's resident memory the whole pages inside `t`'s bytes (a tensor read from a mapped file, no longer used)"
+    if not hasattr(_libc, 'madvise') or t.device.type != 'cpu' or not sys.platform.startswith('linux'): return
+    start = t.data_ptr(); end = start + t.numel()*t.element_size()
+    lo, hi = -(-start//_PAGE)*_PAGE, end//_PAGE*_PAGE           # pages wholly inside: never a neighbour's memory
+    if hi > lo: _libc.madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), _MADV_DONTNEED)
+
 def _open_shard(f: Path):
     try: return safe_open(f, 'pt', device='cpu')
     except Exception as e: raise ConfigError(f"cannot read {f}: {e} (truncated or corrupt file?)") from None
@@ -116,13 +125,16 @@ def _load_tensor(sf, f, k, mod, mod_name, pname, expected, prequant, device, kee
         need(tuple(t.shape) == (mod.out_features, mod.in_features),
              f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {(mod.out_features, mod.in_features)}")
         qt = {f"{mod_name}.{qn}": q.to(keep_on) for qn, q in quantize_weight(mod, t.to(device, mod.compute_dtype)).items()}
+        release_pages(t)
         if device.type == 'cpu': del t; _trim_heap()
         return qt
     ref = expected[k]
     need(t.shape == ref.shape, f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {tuple(ref.shape)}")
     if isinstance(mod, QuantLinear) and pname in mod.quant_names():
         need(t.dtype == torch.float32, f"quantized tensor {k} in {f.name} is {t.dtype}; it must be float32-stored bytes")
-    return {k: t.to(keep_on, ref.dtype, copy=True)}   # a copy: `t` lives in the memory map of the whole shard file
+    kept = t.to(keep_on, ref.dtype, copy=True)   # a copy: `t` lives in the memory map of the whole shard file
+    release_pages(t)
+    return {k: kept}
 
 # %% ../nbs/05_load.ipynb #bbccdca5
 @torch.no_grad()
