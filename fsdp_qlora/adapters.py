@@ -201,6 +201,7 @@ class AdapterSpec:
     plain: Callable = _none_plain       # (checkpoint folder) -> names of linear layers left unquantized
     checkpoint_flag: str = 'model_name' # the flag that names the checkpoint this adapter trains
     targets: bool = False               # whether it reads --lora_target_modules
+    own_group: bool = False             # its weights are used only by calling their modules, so a layer's may be an FSDP group of their own
 
 def _full_trainable(model): return [p for m in model.modules() if not isinstance(m, QuantLinear) for p in m.parameters(recurse=False)]
 def _lora_trainable(model): return [p for m in model.modules() if isinstance(m, LoRA) for p in m.adapter_parameters()]
@@ -208,8 +209,8 @@ def _peft_trainable(model): return [p for n, p in model.named_parameters() if 'l
 
 ADAPTERS = {
     'full':      AdapterSpec('full', lambda model, *a, **k: model, _full_trainable),
-    'lora':      AdapterSpec('lora', add_lora, _lora_trainable, targets=True),
-    'peft_lora': AdapterSpec('peft_lora', add_peft_lora, _peft_trainable, targets=True),
+    'lora':      AdapterSpec('lora', add_lora, _lora_trainable, targets=True, own_group=True),
+    'peft_lora': AdapterSpec('peft_lora', add_peft_lora, _peft_trainable, targets=True, own_group=True),
     'dora':      AdapterSpec('dora', partial(add_lora, cls=DoRA), _lora_trainable, init=init_dora, targets=True),
     'llama_pro': AdapterSpec('llama_pro', _llama_pro_apply, _llama_pro_trainable, plain=_llama_pro_plain, checkpoint_flag='llama_pro_path'),
 }

@@ -22,9 +22,9 @@ from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantiz
 from .precision import Precision, PRECISIONS, apply_precision
 
 # %% auto #0
-__all__ = ['SHARDINGS', 'FAMILIES', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves', 'shard_model', 'kept_layers',
-           'checkpoint_layers', 'capture_real', 'pin_in_place', 'keep_pinned', 'trim_host_heap', 'materialize',
-           'check_model', 'quant_variants', 'bit_exact_check', 'run_torchrun']
+__all__ = ['SHARDINGS', 'FAMILIES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves', 'shard_model',
+           'kept_layers', 'checkpoint_layers', 'capture_real', 'pin_in_place', 'keep_pinned', 'trim_host_heap',
+           'materialize', 'check_model', 'quant_variants', 'bit_exact_check', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -132,11 +132,14 @@ def trim_host_heap():
     try: ctypes.CDLL('libc.so.6').malloc_trim(0)
     except (OSError, AttributeError): pass
 
+TRIM_EVERY = 2**30    # bytes of loaded host tensors dropped between two trims of the heap in `materialize`
+
 @torch.no_grad()
 def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0: bool, pin: bool = False, on_device=None):
     "Allocate the sharded `model` on `device` (split-off trainable modules on `on_device`) module by module, filling it from `loaded` and `shared`"
-    done, pinned, home = set(), [], device
+    done, pinned, home, freed = set(), [], device, 0
     for mn, mod in model.named_modules():
+        if freed >= TRIM_EVERY: trim_host_heap(); freed = 0
         device = on_device if on_device is not None and getattr(mod, '_fsdp_qlora_on_device', False) else home
         mod.to_empty(device=device, recurse=False)     # this module's shards only: the host never holds all shards and all of `loaded`
         for n, t in chain(mod.named_parameters(recurse=False), mod.named_buffers(recurse=False)):
@@ -147,6 +150,7 @@ def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0
                 need(name in loaded or from_rank0 and not is_rank0(), f"no value for {name}: not in the checkpoint and not initialised")
                 full, src = loaded.pop(name, None), (0 if from_rank0 else None)
                 if full is None: full = torch.empty(t.shape, dtype=t.dtype, device=device)
+                elif full.device.type == 'cpu': freed += full.numel()*full.element_size()
             full = full.to(device, t.dtype) if full.dtype != t.dtype or full.device != torch.device(device) else full
             if isinstance(t, DTensor):
                 local = distribute_tensor(full, t.device_mesh, t.placements, src_data_rank=src).to_local()

@@ -166,7 +166,7 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     shared, t0 = capture_real(model), time.perf_counter()
     model.to('meta')
     offload = cfg.use_cpu_offload and run.device.type == 'cuda'
-    split = cfg.use_cpu_offload and not cfg.compile     # adapters stay on the device (FSDP notebook); not inside compiled layers
+    split = cfg.use_cpu_offload and not cfg.compile and ADAPTERS[run.train_type.adapter].own_group   # adapters stay on the device (FSDP notebook)
     shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload, split_trainable=split)
     materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory, pin=offload, on_device=run.device)
     check_model(model, trainable)
