@@ -159,6 +159,8 @@ def validate(cfg):
              f"--profiling_frequency {cfg.profiling_frequency} is shorter than --warmup_steps + --active_steps ({cfg.warmup_steps + cfg.active_steps})")
     need(cfg.master_port == 'auto' or str(cfg.master_port).isdigit(), f"--master_port {cfg.master_port!r}: give a port number or 'auto'")
     need(cfg.max_gpu_memory == -1 or (cuda and cfg.max_gpu_memory > 0), f"--max_gpu_memory {cfg.max_gpu_memory} needs a GPU and a positive size in GiB (or -1)")
+    need(not (cfg.profile_memory and cfg.compile), "--profile_memory with --compile true crashed in the first compiled step (torch 2.11, "
+         "'SystemError: ... returned NULL without setting an exception'); record memory without --compile")
     need(not cfg.profile_memory or cuda, "--profile_memory records the CUDA allocator and needs a GPU; use --profile true --export_memory_timeline true on the CPU")
     if cfg.log_to == 'wandb':
         try: import wandb
