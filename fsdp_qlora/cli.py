@@ -46,7 +46,7 @@ def fsdp_qlora_train(
     use_gradient_checkpointing: bool_arg = True, # Recompute activations in backward instead of storing them
     reentrant_checkpointing: bool_arg = False, # Use reentrant autograd checkpointing
     keep_activations: int = 0, # Decoder layers (spread evenly) that keep their activations instead of recomputing them: faster, more memory (host memory with --use_activation_cpu_offload)
-    use_cpu_offload: bool_arg = True, # Keep sharded parameters and gradients in CPU memory (GPU runs)
+    use_cpu_offload: bool_arg = True, # Keep the sharded frozen base in CPU memory (GPU runs); LoRA adapters stay on the GPU unless --compile, other trained weights offload too
     use_activation_cpu_offload: bool_arg = False, # Keep the activations saved for backward in CPU memory (GPU runs)
     no_sync: bool_arg = False, # Reduce gradients only on the last micro-batch of a step (forced on with CPU offload and accumulation)
     max_gpu_memory: float = -1, # Cap each process's GPU memory at this many GiB, to play a smaller card (-1: no cap)
