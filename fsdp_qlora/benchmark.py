@@ -315,13 +315,6 @@ def run_ours(stack: Stack, s: BenchSettings, path) -> dict:
 PEER_RUNNERS: dict[str, Callable] = dict(ours=run_ours, hf=run_hf, unsloth=run_unsloth)
 
 # %% ../nbs/15_benchmark.ipynb #db8cd5d3
-def _flag_value(v: str):
-    if v.lower() in ('true', 'false'): return v.lower() == 'true'
-    for typ in (int, float):
-        try: return typ(v)
-        except ValueError: pass
-    return v
-
 def stack_of(name: str) -> Stack:
     "The row `name` of `STACKS`, or one of our rows with flags added: `ROW+flag=value+...`"
     base, *extra = name.split('+')
@@ -329,10 +322,12 @@ def stack_of(name: str) -> Stack:
     st = STACKS[base]
     if not extra: return st
     need(st.runner == 'ours', f"--stacks {name}: flags can be added to our rows only ({', '.join(k for k, v in STACKS.items() if v.runner == 'ours')})")
-    from fsdp_qlora.cli import TrainConfig
+    from fsdp_qlora.cli import TrainConfig, train_parser
     known, pairs = set(TrainConfig.__dataclass_fields__), [kv.partition('=') for kv in extra]
     for k, eq, v in pairs: need(eq and k in known, f"--stacks {name}: {k + eq + v!r} is not flag=value of a fsdp_qlora_train flag")
-    flags = {k: _flag_value(v) for k, _, v in pairs}
+    try: parsed = train_parser().parse_args([a for k, _, v in pairs for a in (f'--{k}', v)])    # typed as the command line types them
+    except SystemExit: raise ConfigError(f"--stacks {name}: a value is not one its flag takes (see fsdp_qlora_train --help)") from None
+    flags = {k: getattr(parsed, k) for k, _, _ in pairs}
     return Stack(name, st.runner, st.opts | dict(flags=st.opts.get('flags', {}) | flags), st.needs, st.cuda,
                  f"{base} with " + ' '.join(f'--{k} {v}' for k, _, v in pairs))
 

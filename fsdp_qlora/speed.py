@@ -145,7 +145,7 @@ class ActivationOffload:
         self.stream = torch.cuda.Stream(self.device) if self.cuda else None
         self.free, self.saved = {}, []     # free pinned buffers by byte size, with the event after which they may be reused; this forward's tensors
         self.bytes_out = self.bytes_pinned = 0    # bytes copied to the host (all forwards); bytes of host buffers allocated
-        self.ahead, self.low, self.most_ahead = 0, 0, 0   # bytes copied back and not yet unpacked; lowest index copied back; the most ahead at once
+        self.ahead, self.low, self.most_ahead = 0, None, 0   # bytes copied back and not yet unpacked; lowest index copied back; the most ahead at once
 
     def hooks(self):
         "The context to run a forward in; a new forward starts a new list of saved tensors"
