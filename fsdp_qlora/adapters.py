@@ -26,6 +26,7 @@ __all__ = ['LORA_TARGETS', 'LLAMA_PRO_KEY', 'ADAPTERS', 'TRAIN_TYPES', 'LoRA', '
 # %% ../nbs/03_adapters.ipynb #b53064dd
 class LoRA(nn.Module):
     "Low-rank adapter around a frozen linear-like `base_layer`: `base(x) + (alpha/r) B A dropout(x)`"
+    base_last = True    # calls its base layer after everything it saves for backward
     def __init__(self, base_layer: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.1, dtype=torch.float32):
         super().__init__()
         need(r > 0, f"--lora_rank must be positive, got {r}")
@@ -52,8 +53,9 @@ class LoRA(nn.Module):
         return self.low_rank(x) * self.scaling
 
     def forward(self, x):
+        u = self.low_rank(x)             # before the base layer: see the note above
         y = self.base_layer(x)
-        return y.add_(self.low_rank(x).to(y.dtype), alpha=self.scaling)
+        return y.add_(u.to(y.dtype), alpha=self.scaling)
 
 # %% ../nbs/03_adapters.ipynb #b65ee924
 LORA_TARGETS = {
@@ -90,6 +92,7 @@ def base_weight(layer: nn.Module) -> torch.Tensor:
 
 class DoRA(LoRA):
     "Weight-decomposed LoRA: magnitude `m` (per output feature) times the direction of `W + (alpha/r) B A`"
+    base_last = False   # its weight norm reads the base weight after the base layer ran
     def __init__(self, base_layer: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.1, dtype=torch.float32):
         super().__init__(base_layer, r, alpha, dropout, dtype)
         meta = any(t.is_meta for t in base_layer.parameters())

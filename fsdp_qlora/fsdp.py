@@ -94,6 +94,7 @@ def checkpoint_layers(model: nn.Module, reentrant: bool = False, keep: int = 0) 
     layers = decoder_layers(model)
     for layer, kept in zip(layers, kept_layers(len(layers), keep)):
         layer._fsdp_qlora_fwd = layer.forward          # the layer's own forward (compile_layers swaps in its compiled version)
+        layer._fsdp_qlora_kept = kept
         def forward(*args, _layer=layer, _kept=kept, **kwargs):
             fwd = _layer._fsdp_qlora_fwd
             if _kept or not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)

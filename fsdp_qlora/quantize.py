@@ -38,6 +38,7 @@ class QuantBackend:
     title: str = ''                             # how error messages name the backend
     requires: str = ''                          # module that must import (optional extras)
     install_hint: str = ''
+    keeps_nothing: bool = False                 # its matmul saves no tensor through autograd's saved-tensor hooks
 
     def require(self):
         "Fail with the install command unless the backend's library imports"
@@ -74,7 +75,8 @@ def _bnb_matmul(x, m): return bnb.matmul_4bit(x, m.weight.t(), quant_state=_bnb_
 def _bnb_dequantize(m): return bnbF.dequantize_4bit(m.weight, _bnb_state(m, m.compute_dtype))
 
 QUANT_BACKENDS['bnb'] = QuantBackend('bnb', _bnb_quantize, _bnb_shapes, _bnb_matmul, _bnb_dequantize,
-                                     defaults=dict(blocksize=64), title='bitsandbytes NF4 (always 4-bit, blocks of 64)')
+                                     defaults=dict(blocksize=64), title='bitsandbytes NF4 (always 4-bit, blocks of 64)',
+                                     keeps_nothing=True)
 
 # %% ../nbs/02_quantize.ipynb #d8b0768c
 HQQ_BITS = (1, 2, 3, 4, 8)

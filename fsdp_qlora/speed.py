@@ -18,16 +18,26 @@ from .quantize import nf4_code
 from .fsdp import decoder_layers
 
 # %% auto #0
-__all__ = ['CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'compile_layers', 'ChunkedLinearCE',
-           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'ActivationOffload']
+__all__ = ['CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'recompute_stop', 'compile_layers',
+           'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced',
+           'ActivationOffload']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
+def recompute_stop(layer: nn.Module) -> nn.Module | None:
+    "The frozen base layer a recompute of `layer` can stop before: the last adapter's, if it is called last and keeps nothing"
+    wrapped = [m for m in layer.modules() if isinstance(getattr(m, 'base_layer', None), nn.Module)]
+    if not wrapped or not getattr(wrapped[-1], 'base_last', False): return None
+    base = wrapped[-1].base_layer
+    return base if getattr(getattr(base, 'backend', None), 'keeps_nothing', False) else None
+
 def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
     "`torch.compile` each decoder layer of `model` in place (call after `fully_shard`); `kwargs` go to `torch.compile`"
     nf4_code(device or 'cpu')    # fill the NF4 code cache now (a dict insertion in compiled code breaks the graph)
     for layer in decoder_layers(model):
-        if hasattr(layer, '_fsdp_qlora_fwd'): layer._fsdp_qlora_fwd = torch.compile(layer._fsdp_qlora_fwd, **kwargs)   # inside our checkpoint
-        else: layer.compile(**kwargs)
+        if not hasattr(layer, '_fsdp_qlora_fwd'): layer.compile(**kwargs); continue
+        if not layer._fsdp_qlora_kept and (base := recompute_stop(layer)) is not None:
+            base.forward = torch.compiler.disable(base.forward)   # compiled code ends before it, so a recompute stops there
+        layer._fsdp_qlora_fwd = torch.compile(layer._fsdp_qlora_fwd, **kwargs)   # inside our checkpoint
     return model
 
 # %% ../nbs/16_speed.ipynb #2ae4a7ad
