@@ -33,6 +33,7 @@ def recompute_stop(layer: nn.Module) -> nn.Module | None:
 def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
     "`torch.compile` each decoder layer of `model` in place (call after `fully_shard`); `kwargs` go to `torch.compile`"
     nf4_code(device or 'cpu')    # fill the NF4 code cache now (a dict insertion in compiled code breaks the graph)
+    if 'mode' not in kwargs: kwargs['options'] = dict(fallback_random=True) | kwargs.get('options', {})   # ATen's dropout: see below
     for layer in decoder_layers(model):
         if not hasattr(layer, '_fsdp_qlora_fwd'): layer.compile(**kwargs); continue
         if not layer._fsdp_qlora_kept and (base := recompute_stop(layer)) is not None:
