@@ -20,7 +20,7 @@ from .core import *
 from .quantize import QUANT_BACKENDS, quant_options
 from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets
 from .precision import PRECISIONS
-from .fsdp import SHARDINGS, decoder_layers, kept_layers
+from .fsdp import SHARDINGS, decoder_layers, kept_layers, layer_halves
 from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
 from .load import resolve_model, weight_files, check_saved_quant, empty_model
@@ -46,6 +46,7 @@ def fsdp_qlora_train(
     use_gradient_checkpointing: bool_arg = True, # Recompute activations in backward instead of storing them
     reentrant_checkpointing: bool_arg = False, # Use reentrant autograd checkpointing
     keep_activations: int = 0, # Decoder layers (spread evenly) that keep their activations instead of recomputing them: faster, more memory (host memory with --use_activation_cpu_offload)
+    checkpoint_halves: bool_arg = False, # Checkpoint each layer as its attention and MLP halves: recomputes o_proj's frozen matmul no more, saves the middle residual (offload it with --use_activation_cpu_offload)
     use_cpu_offload: bool_arg = True, # Keep the sharded frozen base in CPU memory (GPU runs); LoRA adapters stay on the GPU unless --compile, other trained weights offload too
     use_activation_cpu_offload: bool_arg = False, # Keep the activations saved for backward in CPU memory (GPU runs)
     no_sync: bool_arg = False, # Reduce gradients only on the last micro-batch of a step (forced on with CPU offload and accumulation)
@@ -142,6 +143,9 @@ def validate(cfg):
     need(cfg.keep_activations == 0 or cfg.use_gradient_checkpointing,
          f"--keep_activations {cfg.keep_activations} chooses layers exempt from checkpointing; without --use_gradient_checkpointing every layer keeps them")
     kept_layers(len(decoder_layers(skeleton)), cfg.keep_activations)
+    need(not cfg.checkpoint_halves or (cfg.use_gradient_checkpointing and not cfg.reentrant_checkpointing),
+         "--checkpoint_halves splits the non-reentrant checkpoint of each layer: it needs --use_gradient_checkpointing true and --reentrant_checkpointing false")
+    if cfg.checkpoint_halves: layer_halves(decoder_layers(skeleton)[0])
     quant = tt.quant
     opts = quant_options(quant, cfg, TrainConfig())
     check_saved_quant(path, quant, opts)

@@ -12,6 +12,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from itertools import chain
 from functools import partial
+from types import MethodType
 import torch, torch.nn as nn
 import torch.distributed as dist
 from torch.distributed.device_mesh import init_device_mesh, DeviceMesh
@@ -22,9 +23,10 @@ from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantiz
 from .precision import Precision, PRECISIONS, apply_precision
 
 # %% auto #0
-__all__ = ['SHARDINGS', 'FAMILIES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves', 'shard_model',
-           'kept_layers', 'checkpoint_layers', 'capture_real', 'pin_in_place', 'keep_pinned', 'trim_host_heap',
-           'materialize', 'check_model', 'quant_variants', 'bit_exact_check', 'run_torchrun']
+__all__ = ['SHARDINGS', 'FAMILIES', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves',
+           'shard_model', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers', 'capture_real',
+           'pin_in_place', 'keep_pinned', 'trim_host_heap', 'materialize', 'check_model', 'quant_variants',
+           'bit_exact_check', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -88,17 +90,42 @@ def kept_layers(n: int, keep: int) -> list[bool]:
     need(0 <= keep <= n, f"--keep_activations {keep}: the model has {n} decoder layers; give 0 to {n}")
     return [(i + 1)*keep//n > i*keep//n for i in range(n)]
 
-def checkpoint_layers(model: nn.Module, reentrant: bool = False, keep: int = 0) -> nn.Module:
-    "Gradient checkpointing of each decoder layer's `forward` but `keep` of them (module hooks stay outside it, and so does compiled code)"
+def _attention_half(self, hidden_states, **kwargs):
+    "`x + self_attn(input_layernorm(x))`: the first residual half of a pre-norm decoder layer"
+    return hidden_states + self.self_attn(hidden_states=self.input_layernorm(hidden_states), **kwargs)[0]
+
+def _mlp_half(self, hidden_states):
+    "`h + mlp(post_attention_layernorm(h))`: the second residual half"
+    return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))
+
+def prenorm_halves(layer: nn.Module) -> list:
+    "A pre-norm layer's two halves, each with the module whose projections it calls"
+    return [(MethodType(_attention_half, layer), layer.self_attn), (MethodType(_mlp_half, layer), layer.mlp)]
+
+HALVES = {FAMILIES[f]: prenorm_halves for f in ('llama', 'mistral', 'qwen2')}
+
+def layer_halves(layer: nn.Module) -> list:
+    "`layer`'s residual halves as (function, module) pairs, from the `HALVES` row of its class"
+    split = next((HALVES[c.__name__] for c in type(layer).__mro__ if c.__name__ in HALVES), None)
+    need(split is not None, f"--checkpoint_halves: {type(layer).__name__} layers have no row in HALVES; leave the flag off")
+    return split(layer)
+
+def checkpoint_layers(model: nn.Module, reentrant: bool = False, keep: int = 0, halves: bool = False) -> nn.Module:
+    "Gradient checkpointing of each decoder layer's `forward` (or of its two `halves`) but `keep` of them (module hooks and compiled code stay outside)"
     from torch.utils.checkpoint import checkpoint
+    need(not (halves and reentrant), "--checkpoint_halves needs the non-reentrant checkpoint: leave --reentrant_checkpointing off")
     layers = decoder_layers(model)
     for layer, kept in zip(layers, kept_layers(len(layers), keep)):
         layer._fsdp_qlora_fwd = layer.forward          # the layer's own forward (compile_layers swaps in its compiled version)
         layer._fsdp_qlora_kept = kept
+        layer._fsdp_qlora_halves = layer_halves(layer) if halves and not kept else None   # compile_layers compiles these too
         def forward(*args, _layer=layer, _kept=kept, **kwargs):
             fwd = _layer._fsdp_qlora_fwd
             if _kept or not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)
-            return checkpoint(partial(fwd, **kwargs), *args, use_reentrant=reentrant)
+            if not _layer._fsdp_qlora_halves: return checkpoint(partial(fwd, **kwargs), *args, use_reentrant=reentrant)
+            (attn, _), (mlp, _) = _layer._fsdp_qlora_halves
+            x = args[0] if args else kwargs.pop('hidden_states')
+            return checkpoint(mlp, checkpoint(partial(attn, **kwargs), x, use_reentrant=False), use_reentrant=False)
         layer.forward = forward
     return model
 

@@ -36,9 +36,12 @@ def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
     if 'mode' not in kwargs: kwargs['options'] = dict(fallback_random=True) | kwargs.get('options', {})   # ATen's dropout: see below
     for layer in decoder_layers(model):
         if not hasattr(layer, '_fsdp_qlora_fwd'): layer.compile(**kwargs); continue
-        if not layer._fsdp_qlora_kept and (base := recompute_stop(layer)) is not None:
+        halves = layer._fsdp_qlora_halves or []
+        regions = [m for _, m in halves] or ([] if layer._fsdp_qlora_kept else [layer])   # what each checkpoint recomputes
+        for base in filter(None, map(recompute_stop, regions)):
             base.forward = torch.compiler.disable(base.forward)   # compiled code ends before it, so a recompute stops there
         layer._fsdp_qlora_fwd = torch.compile(layer._fsdp_qlora_fwd, **kwargs)   # inside our checkpoint
+        layer._fsdp_qlora_halves = [(torch.compile(f, **kwargs), m) for f, m in halves] or None
     return model
 
 # %% ../nbs/16_speed.ipynb #2ae4a7ad
