@@ -5,7 +5,7 @@
 set -o pipefail
 source scripts/device/env.sh
 export OMP_NUM_THREADS=4
-echo 'from fsdp_qlora.cli import train_cli; train_cli()' > /tmp/train.py
+printf 'from fsdp_qlora.cli import train_cli\nif __name__ == "__main__": train_cli()\n' > /tmp/train.py   # guarded: --world_size spawns
 mkdir -p /tmp/bin; printf '#!/bin/sh\nexec python3 /tmp/train.py "$@"\n' > /tmp/bin/fsdp_qlora_train; chmod +x /tmp/bin/fsdp_qlora_train; export PATH=$PATH:/tmp/bin  # no pip install on the device
 
 llama() {  # $1 dir, $2 7b|70b, $3 plain|bnb|hqq4, [$4 device]: a Llama-2-shaped random checkpoint, written on the GPU
