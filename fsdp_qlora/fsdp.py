@@ -7,7 +7,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/fsdp.html.md"""
 
 # %% ../nbs/07_fsdp.ipynb #578300e5
 from __future__ import annotations
-import os, sys, json, subprocess, ctypes, weakref
+import os, sys, json, subprocess, weakref
 from pathlib import Path
 from dataclasses import dataclass
 from itertools import chain
@@ -21,12 +21,13 @@ from torch.distributed.tensor import DTensor, distribute_tensor
 from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantized
 from .precision import Precision, PRECISIONS, apply_precision
+from .load import trim_host_heap
 
 # %% auto #0
 __all__ = ['SHARDINGS', 'FAMILIES', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves',
            'shard_model', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers', 'capture_real',
-           'pin_in_place', 'keep_pinned', 'trim_host_heap', 'materialize', 'check_model', 'quant_variants',
-           'bit_exact_check', 'run_torchrun']
+           'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants', 'bit_exact_check',
+           'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -124,7 +125,9 @@ def checkpoint_layers(model: nn.Module, reentrant: bool = False, keep: int = 0, 
             if _kept or not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)
             if not _layer._fsdp_qlora_halves: return checkpoint(partial(fwd, **kwargs), *args, use_reentrant=reentrant)
             (attn, _), (mlp, _) = _layer._fsdp_qlora_halves
-            x = args[0] if args else kwargs.pop('hidden_states')
+            x, *rest = args or (kwargs.pop('hidden_states'),)
+            need(not rest, f"--checkpoint_halves: a {type(_layer).__name__} got {len(rest)} positional arguments after the hidden states; "
+                           "the halves pass keyword arguments only: leave the flag off for this model")
             return checkpoint(mlp, checkpoint(partial(attn, **kwargs), x, use_reentrant=False), use_reentrant=False)
         layer.forward = forward
     return model
@@ -154,11 +157,6 @@ def _unpin(storages):
 def keep_pinned(model: nn.Module, storages: list):
     "Keep `storages` alive and page-locked while `model` lives; unlock them when it goes"
     weakref.finalize(model, _unpin, storages)      # the finalizer holds the storages until then
-
-def trim_host_heap():
-    "Give freed heap memory back to the OS (glibc keeps it otherwise, and it counts in the process's RSS)"
-    try: ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError): pass
 
 TRIM_EVERY = 2**30    # bytes of loaded host tensors dropped between two trims of the heap in `materialize`
 

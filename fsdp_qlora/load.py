@@ -21,7 +21,8 @@ from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_lin
 
 # %% auto #0
 __all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'empty_model', 'loading_workers', 'saved_quant', 'check_saved_quant',
-           'release_pages', 'load_weights', 'save_quantized', 'write_random_checkpoint', 'write_random_quantized']
+           'trim_host_heap', 'release_pages', 'load_weights', 'save_quantized', 'write_random_checkpoint',
+           'write_random_quantized']
 
 # %% ../nbs/05_load.ipynb #bd348b5b
 def resolve_model(name: str) -> Path:
@@ -100,8 +101,8 @@ def check_saved_quant(path, backend: str | None, opts: dict):
          f"--model_name {path} was quantized with {saved['backend']} {saved['options']}, but this run asks for {backend} {want}: use {how}")
 
 _libc = ctypes.CDLL(ctypes.util.find_library('c'))
-def _trim_heap():
-    "Return freed C-heap memory to the OS (glibc keeps freed blocks below its mmap threshold, up to 32 MB, in its arenas)"
+def trim_host_heap():
+    "Return freed C-heap memory to the OS (glibc keeps freed blocks below its mmap threshold, up to 32 MB, in its arenas; they count in RSS)"
     if hasattr(_libc, 'malloc_trim'): _libc.malloc_trim(0)
 
 _PAGE, _MADV_DONTNEED = os.sysconf('SC_PAGE_SIZE'), 4
@@ -126,7 +127,7 @@ def _load_tensor(sf, f, k, mod, mod_name, pname, expected, prequant, device, kee
              f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {(mod.out_features, mod.in_features)}")
         qt = {f"{mod_name}.{qn}": q.to(keep_on) for qn, q in quantize_weight(mod, t.to(device, mod.compute_dtype)).items()}
         release_pages(t)
-        if device.type == 'cpu': del t; _trim_heap()
+        if device.type == 'cpu': del t; trim_host_heap()
         return qt
     ref = expected[k]
     need(t.shape == ref.shape, f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {tuple(ref.shape)}")
