@@ -120,9 +120,9 @@ def checkpoint_layers(model: nn.Module, reentrant: bool = False, keep: int = 0, 
         layer._fsdp_qlora_fwd = layer.forward          # the layer's own forward (compile_layers swaps in its compiled version)
         layer._fsdp_qlora_kept = kept
         layer._fsdp_qlora_halves = layer_halves(layer) if halves and not kept else None   # compile_layers compiles these too
-        def forward(*args, _layer=layer, _kept=kept, **kwargs):
+        def forward(*args, _layer=layer, **kwargs):
             fwd = _layer._fsdp_qlora_fwd
-            if _kept or not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)
+            if _layer._fsdp_qlora_kept or not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)
             if not _layer._fsdp_qlora_halves: return checkpoint(partial(fwd, **kwargs), *args, use_reentrant=reentrant)
             (attn, _), (mlp, _) = _layer._fsdp_qlora_halves
             x, *rest = args or (kwargs.pop('hidden_states'),)

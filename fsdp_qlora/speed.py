@@ -157,13 +157,12 @@ class ActivationOffload:
         self.cuda = self.device.type == 'cuda'
         if self.cuda and self.device.index is None: self.device = torch.device('cuda', torch.cuda.current_device())   # compared with tensors' devices
         self.stream = torch.cuda.Stream(self.device) if self.cuda else None
-        self.free, self.saved = {}, []     # free pinned buffers by byte size, with the event after which they may be reused; this forward's tensors
-        self.bytes_out = self.bytes_pinned = 0    # bytes copied to the host (all forwards); bytes of host buffers allocated
-        self.ahead, self.low, self.most_ahead = 0, None, 0   # bytes copied back and not yet unpacked; lowest index copied back; the most ahead at once
+        self.free = {}                    # free pinned buffers by byte size, with the event after which they may be reused
+        self.bytes_out = self.bytes_pinned = self.most_ahead = 0    # bytes copied to the host (all forwards); of host buffers allocated; most copied back ahead at once
 
     def hooks(self):
         "The context to run a forward in; a new forward starts a new list of saved tensors"
-        self.saved, self.ahead, self.low = [], 0, None
+        self.saved, self.ahead, self.low = [], 0, None   # this forward's tensors; bytes copied back and not yet unpacked; lowest index copied back
         return torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack)
 
     def _buffer(self, nbytes: int) -> torch.Tensor:

@@ -32,7 +32,6 @@ def timeit(f, x, reps=30):
     return statistics.median(ts)
 
 comp = torch.compile(lambda x: torch.native_dropout(x, 0.1, True))
-def compfb(x): return _fb(x)
 for shape in ((8192, 4096), (8192, 11008)):
     x = torch.randn(shape, device='cuda', dtype=torch.bfloat16)
     gb = x.numel()*(2+2+1)/1e9
