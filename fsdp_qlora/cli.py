@@ -25,7 +25,7 @@ from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
 from .load import resolve_model, weight_files, check_saved_quant, empty_model
 from .checkpoint import validate_checkpointing
-from .speed import LOSSES
+from .speed import LOSSES, LORA_DROPOUTS
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
 def _choices(table): return dict(choices=list(table))
@@ -63,6 +63,7 @@ def fsdp_qlora_train(
     lora_rank: int = 64, # LoRA rank r
     lora_alpha: int = 16, # LoRA alpha (the update is scaled by alpha/r)
     lora_dropout: float = 0.1, # Dropout on the LoRA input
+    lora_dropout_kernel: Annotated[str, _choices(LORA_DROPOUTS)] = 'torch', # How LoRA dropout runs: torch (nn.Dropout before lora_A, PEFT's masks) or fused (inside lora_A's matmul, masks from a hash: faster; speed notebook)
     lora_target_modules: str = 'all', # 'all', 'default' or a comma-separated list of module names
     verbose: bool_arg = False, # Print more
     lr: float = 1e-5, # Learning rate
@@ -116,7 +117,7 @@ TrainConfig.__doc__ = "Typed configuration of a training run (the flags of `fsdp
 def validate(cfg):
     "Raise `ConfigError` for flags or files that cannot work"
     for flag, table in [('train_type', TRAIN_TYPES), ('precision', PRECISIONS), ('sharding_strategy', SHARDINGS),
-                        ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES)]:
+                        ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES), ('lora_dropout_kernel', LORA_DROPOUTS)]:
         v = getattr(cfg, flag)
         need(v in table, f"--{flag} {v!r} is not one of: {', '.join(table)}")
     need(cfg.log_to in ('tqdm', 'stdout', 'wandb'), f"--log_to {cfg.log_to!r} is not one of: tqdm, stdout, wandb")
@@ -130,6 +131,10 @@ def validate(cfg):
          f"--dataset {cfg.dataset!r} is neither a known dataset ({', '.join(DATASETS)}) nor an existing file or folder")
     validate_checkpointing(cfg)
     tt = TRAIN_TYPES[cfg.train_type]
+    works = LORA_DROPOUTS[cfg.lora_dropout_kernel].adapters
+    need(works is None or tt.adapter in works, f"--lora_dropout_kernel {cfg.lora_dropout_kernel} works with the train types that use our "
+         f"{' or '.join(works or ())} adapters ({', '.join(k for k, t in TRAIN_TYPES.items() if t.adapter in (works or ()))}); "
+         f"--train_type {cfg.train_type} adapts with {tt.adapter}: use --lora_dropout_kernel torch")
     need(tt.quant is None or tt.quant in QUANT_BACKENDS, f"--train_type {cfg.train_type} needs the {tt.quant!r} quantization backend, "
          f"which this installation lacks (backends: {', '.join(QUANT_BACKENDS)})")
     flag = ADAPTERS[tt.adapter].checkpoint_flag

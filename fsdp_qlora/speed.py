@@ -16,11 +16,14 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .quantize import nf4_code
 from .fsdp import decoder_layers
+from .adapters import LoRA
+from torch.library import wrap_triton
 
 # %% auto #0
-__all__ = ['CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'recompute_stop', 'compile_layers',
-           'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced',
-           'ActivationOffload']
+__all__ = ['M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES',
+           'recompute_stop', 'compile_layers', 'dropout_keep', 'dropout_linear', 'dropout_linear_backward',
+           'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
+           'LossSpec', 'HeadLoss', 'head_replaced', 'ActivationOffload']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -43,6 +46,180 @@ def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
         layer._fsdp_qlora_fwd = torch.compile(layer._fsdp_qlora_fwd, **kwargs)   # inside our checkpoint
         layer._fsdp_qlora_halves = [(torch.compile(f, **kwargs), m) for f, m in halves] or None
     return model
+
+# %% ../nbs/16_speed.ipynb #10738da2
+M32 = 0xFFFFFFFF
+
+def _mix(h: torch.Tensor) -> torch.Tensor:
+    "A 32-bit xor-shift-multiply finaliser on int64 tensors holding 32-bit values (multipliers < 2³¹: no product overflows)"
+    h = h ^ (h >> 16); h = (h * 0x21F0AAAD) & M32
+    h = h ^ (h >> 15); h = (h * 0x735A2D97) & M32
+    return h ^ (h >> 15)
+
+def _threshold(p: float) -> int: return round(p * 2**31)
+
+def dropout_keep(seed: torch.Tensor, rows: int, cols: int, p: float) -> torch.Tensor:
+    "The `[rows, cols]` keep mask that `seed` (an int64 tensor of one value below 2³¹) draws for dropout probability `p`"
+    s = _mix(seed.reshape(()).long())
+    rh = _mix(torch.arange(rows, device=seed.device) ^ s)
+    return (_mix(rh[:, None] ^ torch.arange(cols, device=seed.device)) >> 1) >= _threshold(p)
+
+# %% ../nbs/16_speed.ipynb #443f098a
+try: import triton, triton.language as tl
+except ImportError: triton = None
+
+if triton is not None:
+    @triton.jit
+    def _mix32(h):
+        h = h ^ (h >> 16); h = h * 0x21F0AAAD
+        h = h ^ (h >> 15); h = h * 0x735A2D97
+        return h ^ (h >> 15)
+
+    @triton.jit
+    def _keep32(rh, cols, thresh):
+        return (_mix32(rh[:, None] ^ cols[None, :].to(tl.uint32)) >> 1).to(tl.int32) >= thresh
+
+    _CONFIGS = [triton.Config(dict(BM=bm, BK=bk), num_warps=w, num_stages=s) for bm, bk, w, s in
+                [(64, 64, 4, 4), (128, 64, 8, 3), (32, 128, 4, 4), (64, 128, 4, 3)]]
+
+    @triton.autotune(_CONFIGS, key=['N', 'K'])
+    @triton.jit
+    def _dl_fwd(x_ptr, w_ptr, o_ptr, seed_ptr, M, N, K, sxm, sxk, swn, swk, som, son, thresh, scale,
+                BN: tl.constexpr, PREC: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr):
+        rm = tl.program_id(0)*BM + tl.arange(0, BM); rn = tl.program_id(1)*BN + tl.arange(0, BN)
+        rh = _mix32(rm.to(tl.uint32) ^ _mix32(tl.load(seed_ptr).to(tl.uint32)))
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        for k0 in range(0, K, BK):
+            rk = k0 + tl.arange(0, BK)
+            x = tl.load(x_ptr + rm[:, None]*sxm + rk[None, :]*sxk, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.)
+            x = x * _keep32(rh, rk, thresh).to(x.dtype)
+            w = tl.load(w_ptr + rn[None, :]*swn + rk[:, None]*swk, mask=(rn[None, :] < N) & (rk[:, None] < K), other=0.)
+            acc += tl.dot(x, w, input_precision=PREC)
+        tl.store(o_ptr + rm[:, None]*som + rn[None, :]*son, (acc*scale).to(o_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rn[None, :] < N))
+
+    @triton.autotune(_CONFIGS, key=['N', 'K'])
+    @triton.jit
+    def _dl_bwd_x(g_ptr, w_ptr, gx_ptr, seed_ptr, M, N, K, sgm, sgn, swn, swk, sxm, sxk, thresh, scale,
+                  BN: tl.constexpr, PREC: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr):
+        rm = tl.program_id(0)*BM + tl.arange(0, BM); rk = tl.program_id(1)*BK + tl.arange(0, BK)
+        acc = tl.zeros((BM, BK), dtype=tl.float32)
+        for n0 in range(0, N, BN):
+            rn = n0 + tl.arange(0, BN)
+            g = tl.load(g_ptr + rm[:, None]*sgm + rn[None, :]*sgn, mask=(rm[:, None] < M) & (rn[None, :] < N), other=0.)
+            w = tl.load(w_ptr + rn[:, None]*swn + rk[None, :]*swk, mask=(rn[:, None] < N) & (rk[None, :] < K), other=0.)
+            acc += tl.dot(g, w, input_precision=PREC)
+        rh = _mix32(rm.to(tl.uint32) ^ _mix32(tl.load(seed_ptr).to(tl.uint32)))
+        acc = acc * _keep32(rh, rk, thresh).to(tl.float32) * scale
+        tl.store(gx_ptr + rm[:, None]*sxm + rk[None, :]*sxk, acc.to(gx_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rk[None, :] < K))
+
+    @triton.autotune(_CONFIGS, key=['N', 'K'])
+    @triton.jit
+    def _dl_bwd_w(g_ptr, x_ptr, part_ptr, seed_ptr, M, N, K, sgm, sgn, sxm, sxk, thresh, scale, SPLIT,
+                  BN: tl.constexpr, PREC: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr):
+        rn = tl.program_id(0)*BN + tl.arange(0, BN); rk = tl.program_id(1)*BK + tl.arange(0, BK); sp = tl.program_id(2)
+        s = _mix32(tl.load(seed_ptr).to(tl.uint32))
+        chunk = tl.cdiv(tl.cdiv(M, SPLIT), BM)*BM
+        acc = tl.zeros((BN, BK), dtype=tl.float32)
+        for m0 in range(sp*chunk, tl.minimum((sp + 1)*chunk, M), BM):
+            rm = m0 + tl.arange(0, BM)
+            g = tl.load(g_ptr + rn[:, None]*sgn + rm[None, :]*sgm, mask=(rn[:, None] < N) & (rm[None, :] < M), other=0.)   # gᵀ tile
+            x = tl.load(x_ptr + rm[:, None]*sxm + rk[None, :]*sxk, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.)
+            x = x * _keep32(_mix32(rm.to(tl.uint32) ^ s), rk, thresh).to(x.dtype)
+            acc += tl.dot(g, x, input_precision=PREC)
+        tl.store(part_ptr + sp*N*K + rn[:, None]*K + rk[None, :], acc*scale, mask=(rn[:, None] < N) & (rk[None, :] < K))
+
+# %% ../nbs/16_speed.ipynb #a3761e68
+SPLIT_ROWS = 8    # row slices of the weight-gradient kernel: 8 × (K/BK) programs keep an H100 busy at K = 4096
+
+def _bn(n: int) -> int: return min(128, max(16, triton.next_power_of_2(n)))
+def _prec(x: torch.Tensor) -> str: return 'ieee' if x.dtype == torch.float32 else 'tf32'
+
+def _fwd_cuda(x, w, seed, p):
+    M, K = x.shape; N = w.shape[0]; BN = _bn(N)
+    out = x.new_empty(M, N)
+    grid = lambda c: (triton.cdiv(M, c['BM']), triton.cdiv(N, BN))
+    wrap_triton(_dl_fwd)[grid](x, w, out, seed, M, N, K, *x.stride(), *w.stride(), *out.stride(), _threshold(p), 1/(1-p), BN=BN, PREC=_prec(x))
+    return out
+
+def _bwd_cuda(g, x, w, seed, p):
+    M, K = x.shape; N = w.shape[0]; BN = _bn(N)
+    gx = torch.empty_like(x)
+    wrap_triton(_dl_bwd_x)[lambda c: (triton.cdiv(M, c['BM']), triton.cdiv(K, c['BK']))](
+        g, w, gx, seed, M, N, K, *g.stride(), *w.stride(), *gx.stride(), _threshold(p), 1/(1-p), BN=BN, PREC=_prec(x))
+    part = torch.empty(SPLIT_ROWS, N, K, device=x.device, dtype=torch.float32)
+    wrap_triton(_dl_bwd_w)[lambda c: (triton.cdiv(N, BN), triton.cdiv(K, c['BK']), SPLIT_ROWS)](
+        g, x, part, seed, M, N, K, *g.stride(), *x.stride(), _threshold(p), 1/(1-p), SPLIT_ROWS, BN=BN, PREC=_prec(x))
+    return gx, part.sum(0).to(w.dtype)
+
+# %% ../nbs/16_speed.ipynb #2d7f90f7
+_declare_op = torch.library.triton_op if triton is not None else torch.library.custom_op   # the same op without Triton, no warning
+
+@_declare_op('fsdp_qlora::dropout_linear', mutates_args=())
+def dropout_linear(x: torch.Tensor, w: torch.Tensor, seed: torch.Tensor, p: float) -> torch.Tensor:
+    "`(dropout(x) @ w.T)` for 2-D `x`, the mask `dropout_keep(seed, ...)`; one Triton kernel on CUDA"
+    if x.is_cuda and triton is not None: return _fwd_cuda(x, w, seed, p)
+    return F.linear(x * dropout_keep(seed, *x.shape, p).to(x.dtype) * (1/(1-p)), w)
+
+@dropout_linear.register_fake
+def _(x, w, seed, p): return x.new_empty(x.shape[0], w.shape[0])
+
+@_declare_op('fsdp_qlora::dropout_linear_backward', mutates_args=())
+def dropout_linear_backward(g: torch.Tensor, x: torch.Tensor, w: torch.Tensor, seed: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    "The gradients of `dropout_linear` for `x` and `w`, the mask drawn again from `seed`"
+    if x.is_cuda and triton is not None: return _bwd_cuda(g, x, w, seed, p)
+    keep = dropout_keep(seed, *x.shape, p).to(x.dtype) * (1/(1-p))
+    return (g @ w) * keep, g.t() @ (x * keep)
+
+@dropout_linear_backward.register_fake
+def _(g, x, w, seed, p): return torch.empty_like(x), torch.empty_like(w)
+
+def _dl_setup(ctx, inputs, output):
+    x, w, seed, ctx.p = inputs
+    ctx.save_for_backward(x, w, seed)
+
+def _dl_backward(ctx, g):
+    x, w, seed = ctx.saved_tensors
+    return *dropout_linear_backward(g.contiguous(), x, w, seed, ctx.p), None, None
+
+dropout_linear.register_autograd(_dl_backward, setup_context=_dl_setup)
+
+# %% ../nbs/16_speed.ipynb #1cdb8ace
+class DropoutLinear(nn.Linear):
+    "A bias-free `nn.Linear` whose input goes through dropout (probability `p`) inside the same matmul"
+    def __init__(self, in_features: int, out_features: int, p: float, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias=False, device=device, dtype=dtype)
+        self.p = p
+
+    def forward(self, x):
+        if not (self.training and self.p > 0): return F.linear(x, self.weight)
+        dt = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else self.weight.dtype
+        seed = torch.randint(0, 2**31 - 1, (1,), device=x.device)
+        y = dropout_linear(x.reshape(-1, x.shape[-1]).to(dt), self.weight.to(dt), seed, self.p)
+        return y.view(*x.shape[:-1], y.shape[-1])
+
+    def extra_repr(self): return f"{super().extra_repr()}, p={self.p}"
+
+def fuse_lora_dropout(model: nn.Module) -> nn.Module:
+    "Every `LoRA` of `model` with dropout gets a `DropoutLinear` `lora_A` (the same weight) and no separate dropout"
+    for m in model.modules():
+        if not isinstance(m, LoRA) or not isinstance(m.dropout, nn.Dropout): continue
+        a = m.lora_A
+        fused = DropoutLinear(a.in_features, a.out_features, m.dropout.p, device='meta')
+        fused.weight = a.weight
+        m.lora_A, m.dropout = fused, nn.Identity()
+    return model
+
+@dataclass
+class LoraDropoutSpec:
+    "One `--lora_dropout_kernel`: how it changes a model with our LoRA adapters, and which adapter rows it works with"
+    name: str
+    apply: Callable
+    adapters: tuple[str, ...] | None = None    # None: any
+
+LORA_DROPOUTS = {s.name: s for s in [
+    LoraDropoutSpec('torch', lambda model: model),
+    LoraDropoutSpec('fused', fuse_lora_dropout, adapters=('lora', 'dora')),
+]}
 
 # %% ../nbs/16_speed.ipynb #2ae4a7ad
 CHUNK_LOGITS = 2**25   # float32 logits per chunk (128 MiB): 1,048 tokens of a 32,000-word vocabulary

@@ -25,7 +25,7 @@ from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer
-from .speed import LOSSES, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
+from .speed import LOSSES, LORA_DROPOUTS, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'activation_offload', 'setup', 'run_model',
@@ -147,6 +147,7 @@ def adapt(run: Run, model: nn.Module, loaded: dict):
     torch.manual_seed(cfg.seed)
     model = spec.apply(model, lora_targets(cfg.lora_target_modules), r=cfg.lora_rank, alpha=cfg.lora_alpha,
                        dropout=cfg.lora_dropout, dtype=run.prec.param_dtype)
+    model = LORA_DROPOUTS[cfg.lora_dropout_kernel].apply(model)   # --lora_dropout_kernel fused: dropout inside lora_A (speed notebook)
     apply_precision(model, run.prec)
     rename = {before[id(p)]: n for n, p in model.named_parameters() if id(p) in before}
     loaded = {rename.get(k, k): v for k, v in loaded.items()}

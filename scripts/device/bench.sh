@@ -4,7 +4,7 @@
 # (ours: custom_qlora, qlora, custom_lora; transformers+PEFT QLoRA and LoRA; + Liger; Unsloth).
 # Carry .whl (peft, bitsandbytes, fastcore) and .whl-bench (unsloth, liger-kernel, trl, ...: scripts/device/bench_wheels.sh).
 # Env: DROPOUTS="0.0 0.1" for a second run with LoRA dropout (the checkpoint in /tmp/bench is reused on a warm machine);
-#      STACKS=name,name to choose stacks; SHAPE=llama3_8b etc.; PROFILE_STEP=4 writes each stack's kernel table of step 4 (in the logs). Results: $OUT/bench_dropout*.json, logs in $OUT/logs_dropout*.tgz.
+#      STACKS=name,name to choose stacks; STEPS (default 6) measured steps; SHAPE=llama3_8b etc.; PROFILE_STEP=4 writes each stack's kernel table of step 4 (in the logs). Results: $OUT/bench_dropout*.json, logs in $OUT/logs_dropout*.tgz.
 set -o pipefail
 WHEELS=".whl .whl-bench" source scripts/device/env.sh
 export TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 UNSLOTH_DISABLE_STATISTICS=1 UNSLOTH_DISABLE_LLM_COMPRESSOR_AUTOINSTALL=1 WANDB_MODE=offline
@@ -14,7 +14,7 @@ SHAPE=${SHAPE:-llama2_7b}; STACKS=${STACKS:-ours_custom_qlora,ours_custom_qlora_
 for d in ${DROPOUTS:-0.0}; do
   echo "== $SHAPE, lora_dropout $d"
   timeout ${BENCH_TIMEOUT:-470} python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline unsloth_qlora --context_length 2048 \
-    --batch_size 4 --lora_rank 64 --lora_alpha 16 --lora_dropout $d --steps 6 --warmup_steps 2 --work_dir /tmp/bench \
+    --batch_size 4 --lora_rank 64 --lora_alpha 16 --lora_dropout $d --steps ${STEPS:-6} --warmup_steps 2 --work_dir /tmp/bench \
     --output $OUT/bench_dropout$d.json --timeout 200 --profile_step ${PROFILE_STEP:-0} 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/bench_dropout$d.log
   echo "rc=$?"
   tar czf $OUT/logs_dropout$d.tgz -C /tmp/bench/logs . 2>/dev/null; rm -rf /tmp/bench/logs/*   # one file: the device returns few
