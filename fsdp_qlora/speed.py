@@ -21,9 +21,9 @@ from torch.library import wrap_triton
 
 # %% auto #0
 __all__ = ['M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES',
-           'recompute_stop', 'compile_layers', 'dropout_keep', 'dropout_linear', 'dropout_linear_backward',
-           'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
-           'LossSpec', 'HeadLoss', 'head_replaced', 'ActivationOffload']
+           'recompute_stop', 'compile_layers', 'dropout_keep', 'check_offsets', 'dropout_linear',
+           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
+           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'ActivationOffload']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -134,7 +134,13 @@ SPLIT_ROWS = 8    # row slices of the weight-gradient kernel: 8 × (K/BK) progra
 def _bn(n: int) -> int: return min(128, max(16, triton.next_power_of_2(n)))
 def _prec(x: torch.Tensor) -> str: return 'ieee' if x.dtype == torch.float32 else 'tf32'
 
+def check_offsets(x: torch.Tensor):
+    "The kernels index elements with 32-bit offsets: refuse an activation of 2³¹ elements or more"
+    need(x.numel() < 2**31, f"--lora_dropout_kernel fused: a LoRA input of {x.numel():,} elements is beyond its kernels' 32-bit offsets; "
+                            f"use a smaller --batch_size or --context_length, or --lora_dropout_kernel torch")
+
 def _fwd_cuda(x, w, seed, p):
+    check_offsets(x)
     M, K = x.shape; N = w.shape[0]; BN = _bn(N)
     out = x.new_empty(M, N)
     grid = lambda c: (triton.cdiv(M, c['BM']), triton.cdiv(N, BN))
@@ -142,6 +148,7 @@ def _fwd_cuda(x, w, seed, p):
     return out
 
 def _bwd_cuda(g, x, w, seed, p):
+    check_offsets(x)
     M, K = x.shape; N = w.shape[0]; BN = _bn(N)
     gx = torch.empty_like(x)
     wrap_triton(_dl_bwd_x)[lambda c: (triton.cdiv(M, c['BM']), triton.cdiv(K, c['BK']))](
