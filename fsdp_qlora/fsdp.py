@@ -25,9 +25,9 @@ from .load import trim_host_heap
 
 # %% auto #0
 __all__ = ['SHARDINGS', 'FAMILIES', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves',
-           'shard_model', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers', 'capture_real',
-           'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants', 'bit_exact_check',
-           'run_torchrun']
+           'shard_model', 'needs_fsdp', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers',
+           'capture_real', 'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants',
+           'bit_exact_check', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -84,6 +84,11 @@ def shard_model(model: nn.Module, mesh: DeviceMesh, sharding: Sharding, prec: Pr
         fully_shard(layer, offload_policy=off, **kw)
     fully_shard(model, offload_policy=off, **kw)
     return model
+
+# %% ../nbs/07_fsdp.ipynb #a148fda5
+def needs_fsdp(world: int, cpu_offload: bool) -> bool:
+    "Whether `fully_shard` has work to do: ranks to shard over and reduce between, or parameters to offload to the host"
+    return world > 1 or cpu_offload
 
 # %% ../nbs/07_fsdp.ipynb #11bd6faf
 def kept_layers(n: int, keep: int) -> list[bool]:

@@ -136,8 +136,9 @@ def _prec(x: torch.Tensor) -> str: return 'ieee' if x.dtype == torch.float32 els
 
 def check_offsets(x: torch.Tensor):
     "The kernels index elements with 32-bit offsets: refuse an activation of 2³¹ elements or more"
-    need(x.numel() < 2**31, f"--lora_dropout_kernel fused: a LoRA input of {x.numel():,} elements is beyond its kernels' 32-bit offsets; "
-                            f"use a smaller --batch_size or --context_length, or --lora_dropout_kernel torch")
+    if x.numel() < 2**31: return     # the message below is built only when raising: traced, `numel()` is symbolic and won't format
+    raise ConfigError(f"--lora_dropout_kernel fused: a LoRA input of {int(x.numel()):,} elements is beyond its kernels' 32-bit offsets; "
+                      f"use a smaller --batch_size or --context_length, or --lora_dropout_kernel torch")
 
 def _fwd_cuda(x, w, seed, p):
     check_offsets(x)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor
+from torch.distributed.fsdp import FSDPModule
 from tqdm.auto import tqdm
 from safetensors.torch import save_file
 from .core import *
@@ -23,7 +24,7 @@ from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, tr
 from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
-from .fsdp import SHARDINGS, make_mesh, shard_model, materialize, capture_real, check_model, checkpoint_layers
+from .fsdp import SHARDINGS, make_mesh, needs_fsdp, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer
 from .speed import LOSSES, LORA_DROPOUTS, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
 
@@ -88,7 +89,7 @@ class Run:
 
     def sync_grads(self, model, last: bool):
         "With `no_sync`, reduce gradients only on the last micro-batch of a step"
-        if self.no_sync: model.set_requires_gradient_sync(last)
+        if self.no_sync and isinstance(model, FSDPModule): model.set_requires_gradient_sync(last)   # unwrapped: nothing to sync
 
 def no_sync_wanted(cfg) -> bool:
     "Skip gradient sync on micro-steps: as asked, forced on with CPU offload, never without accumulation"
@@ -158,7 +159,7 @@ def adapt(run: Run, model: nn.Module, loaded: dict):
 
 # %% ../nbs/08_train.ipynb #d2a1f2ab
 def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Module:
-    "Checkpointing, `fully_shard`, and the sharded tensors filled from rank 0 / every rank"
+    "Checkpointing, `fully_shard` (where `needs_fsdp`), and the sharded tensors filled from rank 0 / every rank"
     cfg = run.cfg
     if cfg.use_gradient_checkpointing:
         checkpoint_layers(model, cfg.reentrant_checkpointing, cfg.keep_activations, cfg.checkpoint_halves)
@@ -168,7 +169,8 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     model.to('meta')
     offload = cfg.use_cpu_offload and run.device.type == 'cuda'
     split = cfg.use_cpu_offload and not cfg.compile and ADAPTERS[run.train_type.adapter].own_group   # adapters stay on the device (FSDP notebook)
-    shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload, split_trainable=split)
+    if needs_fsdp(run.world, offload): shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload, split_trainable=split)
+    else: rprint("One process without --use_cpu_offload: the model is not wrapped with fully_shard (nothing to shard or reduce)")
     materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory, pin=offload, on_device=run.device)
     check_model(model, trainable)
     rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
