@@ -170,7 +170,8 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     offload = cfg.use_cpu_offload and run.device.type == 'cuda'
     split = cfg.use_cpu_offload and not cfg.compile and ADAPTERS[run.train_type.adapter].own_group   # adapters stay on the device (FSDP notebook)
     if needs_fsdp(run.world, offload): shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload, split_trainable=split)
-    else: rprint("One process without --use_cpu_offload: the model is not wrapped with fully_shard (nothing to shard or reduce)")
+    else: rprint("One process without --use_cpu_offload: the model is not wrapped with fully_shard (nothing to shard or reduce; "
+                "--sharding_strategy has no effect)")
     materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory, pin=offload, on_device=run.device)
     check_model(model, trainable)
     rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
