@@ -25,7 +25,7 @@ from .data import DATASETS, PROMPT_STYLES
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
 from .load import resolve_model, weight_files, check_saved_quant, empty_model
 from .checkpoint import validate_checkpointing
-from .speed import LOSSES, LORA_DROPOUTS
+from .speed import LOSSES, LORA_DROPOUTS, AUTO, auto_bool, resolve_speed, cuda_allocator_defaults
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
 def _choices(table): return dict(choices=list(table))
@@ -46,9 +46,9 @@ def fsdp_qlora_train(
     use_gradient_checkpointing: bool_arg = True, # Recompute activations in backward instead of storing them
     reentrant_checkpointing: bool_arg = False, # Use reentrant autograd checkpointing
     keep_activations: int = 0, # Decoder layers (spread evenly) that keep their activations instead of recomputing them: faster, more memory (host memory with --use_activation_cpu_offload)
-    checkpoint_halves: bool_arg = False, # Checkpoint each layer as its attention and MLP halves: recomputes o_proj's frozen matmul no more, saves the middle residual (offload it with --use_activation_cpu_offload)
-    use_cpu_offload: bool_arg = True, # Keep the sharded frozen base in CPU memory (GPU runs); LoRA adapters stay on the GPU unless --compile, other trained weights offload too
-    use_activation_cpu_offload: bool_arg = False, # Keep the activations saved for backward in CPU memory (GPU runs)
+    checkpoint_halves: auto_bool = 'auto', # auto (on for a GPU, speed notebook), true or false. Checkpoint each layer as its attention and MLP halves: recomputes o_proj's frozen matmul no more, saves the middle residual (offload it with --use_activation_cpu_offload)
+    use_cpu_offload: auto_bool = 'auto', # auto (on unless the run fits 80% of each GPU by the memory model), true or false. Keep the sharded frozen base in CPU memory (GPU runs); LoRA adapters stay on the GPU unless --compile, other trained weights offload too
+    use_activation_cpu_offload: auto_bool = 'auto', # auto (on for a GPU with checkpointing), true or false. Keep the activations saved for backward in CPU memory (GPU runs)
     no_sync: bool_arg = False, # Reduce gradients only on the last micro-batch of a step (forced on with CPU offload and accumulation)
     max_gpu_memory: float = -1, # Cap each process's GPU memory at this many GiB, to play a smaller card (-1: no cap)
     low_memory: bool_arg = True, # Only rank 0 reads the checkpoint (into CPU memory); the others receive their shards from it
@@ -63,7 +63,7 @@ def fsdp_qlora_train(
     lora_rank: int = 64, # LoRA rank r
     lora_alpha: int = 16, # LoRA alpha (the update is scaled by alpha/r)
     lora_dropout: float = 0.1, # Dropout on the LoRA input
-    lora_dropout_kernel: Annotated[str, _choices(LORA_DROPOUTS)] = 'torch', # How LoRA dropout runs: torch (nn.Dropout before lora_A, PEFT's masks) or fused (inside lora_A's matmul, masks from a hash: faster; speed notebook)
+    lora_dropout_kernel: Annotated[str, dict(choices=[AUTO, *LORA_DROPOUTS])] = 'auto', # How LoRA dropout runs: auto (fused on a GPU for our LoRA/DoRA with dropout, else torch), torch (nn.Dropout before lora_A, PEFT's masks) or fused (inside lora_A's matmul, masks from a hash: faster; speed notebook)
     lora_target_modules: str = 'all', # 'all', 'default' or a comma-separated list of module names
     verbose: bool_arg = False, # Print more
     lr: float = 1e-5, # Learning rate
@@ -98,8 +98,8 @@ def fsdp_qlora_train(
     save_steps: int = -1, # Write a resumable checkpoint to output_dir/checkpoints every this many steps, each epoch's end and the last step (-1: none)
     keep_last: int = -1, # Keep only this many newest checkpoints (-1: all)
     resume_from: str = None, # Continue a run from a checkpoint folder, or 'latest' (the newest complete one in output_dir/checkpoints; none: start afresh)
-    compile: bool_arg = False, # torch.compile each decoder layer (the first steps compile; see the speed notebook)
-    loss: Annotated[str, _choices(LOSSES)] = 'standard', # Cross-entropy: standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
+    compile: auto_bool = 'auto', # auto (on for a GPU), true or false: torch.compile each decoder layer (the first steps compile; see the speed notebook)
+    loss: Annotated[str, dict(choices=[AUTO, *LOSSES])] = 'auto', # Cross-entropy: auto (chunked on a GPU, standard on the CPU), standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -115,7 +115,8 @@ TrainConfig.__doc__ = "Typed configuration of a training run (the flags of `fsdp
 
 # %% ../nbs/09_cli.ipynb #175ff073
 def validate(cfg):
-    "Raise `ConfigError` for flags or files that cannot work"
+    "Raise `ConfigError` for flags or files that cannot work (after `auto` flags are resolved for this machine)"
+    resolve_speed(cfg)
     for flag, table in [('train_type', TRAIN_TYPES), ('precision', PRECISIONS), ('sharding_strategy', SHARDINGS),
                         ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES), ('lora_dropout_kernel', LORA_DROPOUTS)]:
         v = getattr(cfg, flag)
@@ -242,4 +243,5 @@ def train_parser():
 
 def train_cli(argv=None):
     "Entry point of the `fsdp_qlora_train` console script"
+    cuda_allocator_defaults()            # before any CUDA use (speed notebook)
     run_cli(fsdp_qlora_train, argv)

@@ -8,6 +8,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/memory.html.md"""
 # %% ../nbs/14_memory.ipynb #50b27513
 from __future__ import annotations
 from dataclasses import dataclass
+import torch
 from .core import *
 from .adapters import TRAIN_TYPES, ADAPTERS, LORA_TARGETS, lora_targets
 from .precision import PRECISIONS

@@ -26,7 +26,7 @@ from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, needs_fsdp, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer
-from .speed import LOSSES, LORA_DROPOUTS, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
+from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'activation_offload', 'setup', 'run_model',
@@ -104,6 +104,7 @@ def activation_offload(cfg, device) -> ActivationOffload | None:
 def setup(cfg, local_rank: int = 0) -> Run:
     "Join the process group, pick the device, seed, and build the device mesh"
     cuda = torch.cuda.is_available()
+    resolve_speed(cfg, cuda, quiet=True)    # 'auto' flags of a config that did not come through `train` (drivers, tests)
     if cuda: torch.cuda.set_device(local_rank)
     if not dist.is_initialized(): dist.init_process_group('cuda:nccl,cpu:gloo' if cuda else 'gloo')
     device = default_device(local_rank)
