@@ -1,6 +1,4 @@
-"""`fsdp_qlora_bench`: one run writes a random-weight checkpoint of a real model's shape, trains it for a few
-steps with our `fsdp_qlora_train` and with the usual alternatives (Hugging Face + PEFT + bitsandbytes,
-Liger kernels, Unsloth), each in a fresh process on identical data, and reports speed, MFU, memory and losses.
+"""`fsdp_qlora_bench`: our trainer against Hugging Face + PEFT, Liger kernels and Unsloth on identical data: speed, MFU, memory and losses.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/benchmark.html.md"""
 

@@ -1,5 +1,4 @@
-"""Crash-safe, sharded checkpoints of a running job (`--save_steps`, `--keep_last`), exact resume
-(`--resume_from DIR|latest`), and the stop on a non-finite loss.
+"""Crash-safe sharded checkpoints of a running job (`--save_steps`, `--keep_last`), exact resume (`--resume_from`), and the stop on a non-finite loss.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/checkpoint.html.md"""
 

@@ -1,5 +1,4 @@
-"""`fsdp_qlora_train`: one definition of every flag (with the original script's names and defaults),
-the typed config derived from it, the checks made before any process starts, and the launcher.
+"""`fsdp_qlora_train`: every flag defined once, the typed config derived from it, the checks made before any process starts, and the launcher.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/cli.html.md"""
 

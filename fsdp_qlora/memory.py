@@ -1,5 +1,4 @@
-"""How much GPU memory a run needs, per GPU, from the model's config alone: base weights, adapters,
-gradients, optimizer state and activations, under each sharding strategy, with and without CPU offload.
+"""How much GPU memory a run needs per GPU, from the model's config alone, under each sharding strategy, with and without CPU offload.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/memory.html.md"""
 

@@ -1,5 +1,4 @@
-"""`--compile true` compiles each decoder layer with `torch.compile`; `--loss chunked` computes the output
-layer and the cross-entropy a few hundred tokens at a time, so the full float32 logits never exist.
+"""`--compile true` compiles each decoder layer; `--loss chunked` computes the output layer and the loss a few hundred tokens at a time.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 

@@ -1,5 +1,4 @@
-"""The run as a chain of named steps (setup → load → adapt → shard → fit → save), the optimizer and
-schedule tables, and a short, flat train step.
+"""The run as a chain of named steps (setup → load → adapt → shard → fit → save), the optimizer and schedule tables, and a short, flat train step.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/train.html.md"""
 
