@@ -1,4 +1,4 @@
-"""`--compile true` compiles each decoder layer; `--loss chunked` computes the output layer and the loss a few hundred tokens at a time.
+"""Compiled decoder layers, a chunked loss, fused LoRA dropout, activation offload and the halves checkpoint: on by default on a GPU (`auto`).
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 
