@@ -22,24 +22,26 @@ PAGE = ('.ipynb', '.qmd', '.md')
 DRAWS = re.compile(r'^(?!\s*(import|from)\b).*\b(plt\.|\.plot\(|\.imshow\(|\.bar\(|\.scatter\()', re.M)
 
 class Page(HTMLParser):
-    "Ids, links, code text and prose text of one rendered HTML page"
+    "Ids, links, images, code blocks and prose (without inline code and math) of one rendered HTML page"
     def __init__(self, html: str):
         super().__init__(); self.ids, self.links, self.imgs, self.code, self.text = set(), [], [], [], []
-        self._code = self._math = 0
+        self._pre = self._code = self._math = 0
         self.feed(html)
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if 'id' in a: self.ids.add(a['id'])
         if tag == 'a' and a.get('href'): self.links.append(a['href'])
         if tag == 'img': self.imgs.append(a.get('src', ''))
-        if tag in ('code', 'pre'): self._code += 1
+        if tag == 'pre': self._pre += 1
+        if tag == 'code': self._code += 1
         if tag == 'math': self._math += 1
     def handle_endtag(self, tag):
-        if tag in ('code', 'pre'): self._code -= 1; self.code.append('\n')
+        if tag == 'pre': self._pre -= 1; self.code.append('\n')
+        if tag == 'code': self._code -= 1
         if tag == 'math': self._math -= 1
     def handle_data(self, data):
-        if self._code: self.code.append(data)
-        elif not self._math: self.text.append(data)
+        if self._pre: self.code.append(data)                      # code blocks: what a reader sees of the cells
+        elif not (self._code or self._math): self.text.append(data)   # prose: not inline code, not math
 
 def description_lines(nb: dict) -> int:
     "How many `>` lines follow the title of notebook `nb`'s first markdown cell"
@@ -166,7 +168,7 @@ def self_test():
     png = {'output_type': 'display_data', 'metadata': {}, 'data': {'image/png': 'iVBORw0KGgo='}}
     doc = {'output_type': 'display_data', 'metadata': {}, 'data': {'text/markdown': '### f\n\n> its docstring'}}
     a = [md('# A\n> one\n> two'), md('## Sec one\n\n[ok](b.ipynb#real-one) [ok](#sec-one) [ok](#f) [no](b.ipynb#nope) [no](#gone) '
-            '[no](missing.txt) [no](c.ipynb) $x^2$ and $$y$$ are math; \\frac{1}{2} and $ W + B $ are not'),
+            '[no](missing.txt) [no](c.ipynb) $x^2$ and $$y$$ are math; \\frac{1}{2} and $ W + B $ are not; `#| hide` and `show_doc(f)` are prose'),
          code('fig, ax = plt.subplots()\nax.plot([1, 2])'), code('#| echo: false\n#| output: asis\nshow_doc(f)', [doc]),
          code('x = 1\n#| hide\nshow_doc(g)'), code('#| include: false\nshow_doc(h)')]
     b = [md('# B\n> one line'), md('## Real one'), code('plt.plot([1])', [png])]
