@@ -9,8 +9,10 @@ from __future__ import annotations
 import json, shutil
 from pathlib import Path
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, MistralConfig, Qwen2Config
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from .core import *
+from .families import MODEL_FAMILIES, TINY_SIZES
 
 # %% auto #0
 __all__ = ['TINY_FAMILIES', 'assets_path', 'tokenizer_path', 'make_tiny_checkpoint']
@@ -25,20 +27,16 @@ def tokenizer_path() -> Path:
     "The shipped Llama 2 tokenizer folder"
     return assets_path()/'tokenizer-llama2'
 
-# One row per model family: the config class and the sizes of the tiny model.
-TINY_FAMILIES = dict(
-    llama  =(LlamaConfig,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
-    mistral=(MistralConfig, dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2, sliding_window=64)),
-    qwen2  =(Qwen2Config,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
-)
+# One entry per row of the family table (families chapter): the config class and the sizes of the tiny model.
+TINY_FAMILIES = {name: (getattr(transformers, row.config), {**TINY_SIZES, **row.tiny}) for name, row in MODEL_FAMILIES.items()}
 
 # %% ../nbs/01_testing.ipynb #6de0d151
 def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_shard_size: str = '4MB',
-                         dtype: torch.dtype = torch.bfloat16, seed: int = 0, **overrides) -> Path:
-    "Write a tiny random `family`-shaped checkpoint (sharded safetensors + index + tokenizer) to `path`"
+                         dtype: torch.dtype = torch.bfloat16, seed: int = 0, tie: bool = False, **overrides) -> Path:
+    "Write a tiny random `family`-shaped checkpoint (sharded safetensors + index + tokenizer) to `path`; `tie`: one embedding matrix for input and head"
     need(family in TINY_FAMILIES, f"family must be one of {list(TINY_FAMILIES)}")
     cls, sizes = TINY_FAMILIES[family]
-    cfg = cls(vocab_size=32000, num_hidden_layers=n_layers, max_position_embeddings=4096, tie_word_embeddings=False,
+    cfg = cls(vocab_size=32000, num_hidden_layers=n_layers, max_position_embeddings=4096, tie_word_embeddings=tie,
               bos_token_id=1, eos_token_id=2, pad_token_id=None, **{**sizes, **overrides})
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
