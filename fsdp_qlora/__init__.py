@@ -4,6 +4,7 @@ Modules:
 
 - `fsdp_qlora.adapters`: Our LoRA module, its injection into any model, the PEFT route, and the table of train types: how the base is quantized × how it is adapted.
 - `fsdp_qlora.benchmark`: `fsdp_qlora_bench`: one run writes a random-weight checkpoint of a real model's shape, trains it for a few steps with our `fsdp_qlora_train` and with the usual alternatives (Hugging Face + PEFT + bitsandbytes, Liger kernels, Unsloth), each in a fresh process on identical data, and reports speed, MFU, memory and losses.
+- `fsdp_qlora.checkpoint`: Crash-safe, sharded checkpoints of a running job (`--save_steps`, `--keep_last`), exact resume (`--resume_from DIR|latest`, also on another number of processes), the stop on a signal or a non-finite loss, and fault injection.
 - `fsdp_qlora.cli`: `fsdp_qlora_train`: one definition of every flag (with the original script's names and defaults), the typed config derived from it, the checks made before any process starts, and the launcher.
 - `fsdp_qlora.convert`: From the state dict `--save_model` writes to a Hugging Face PEFT adapter folder, a merged model folder, or (for full fine-tunes and Llama-Pro) a complete model folder; and the `fsdp_qlora_convert` command.
 - `fsdp_qlora.data`: Datasets by name or file, prompt styles that split a record into prompt and response, a tokenizing dataset that masks the prompt out of the loss, padding, and the distributed data loader.

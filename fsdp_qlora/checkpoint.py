@@ -1,4 +1,5 @@
-"""Crash-safe sharded checkpoints (`--save_steps`), exact resume (`--resume_from DIR|latest`, also on another number of processes), the stop on a signal or a non-finite loss, and the fault-injection tests.
+"""Crash-safe, sharded checkpoints of a running job (`--save_steps`, `--keep_last`), exact resume
+(`--resume_from DIR|latest`, also on another number of processes), the stop on a signal or a non-finite loss, and fault injection.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/checkpoint.html.md"""
 
