@@ -206,7 +206,9 @@ class AdapterSpec:
     targets: bool = False               # whether it reads --lora_target_modules
     own_group: bool = False             # its weights are used only by calling their modules, so a layer's may be an FSDP group of their own
 
-def _full_trainable(model): return [p for m in model.modules() if not isinstance(m, QuantLinear) for p in m.parameters(recurse=False)]
+def _full_trainable(model):
+    "Every parameter outside quantized layers, each once (a tied head and embedding are one parameter)"
+    return list({id(p): p for m in model.modules() if not isinstance(m, QuantLinear) for p in m.parameters(recurse=False)}.values())
 def _lora_trainable(model): return [p for m in model.modules() if isinstance(m, LoRA) for p in m.adapter_parameters()]
 def _peft_trainable(model): return [p for n, p in model.named_parameters() if 'lora_' in n]
 

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from .quantize import QuantLinear, quantize_weight, load_quantized, quant_options, _matches
 from .adapters import ADAPTERS, TRAIN_TYPES, lora_targets
 from .precision import PRECISIONS
-from .load import resolve_model, weight_files, empty_model
+from .load import resolve_model, weight_files, empty_model, tied_weights
 
 # %% auto #0
 __all__ = ['EXPORTS', 'CONVERT_FLAGS', 'DTYPES', 'AdapterExport', 'merge_lora', 'merge_dora', 'export_row', 'base_path',
@@ -214,6 +214,7 @@ def _save_complete(sd, cfg, out, dtype, base, shapes, merge_into):
     need(not extra, f"the state dict holds {len(extra)} tensors this model does not have, e.g. {extra[:2]}: is --{flag} the checkpoint it was trained from?")
     for k, t in sd.items():
         need(tuple(t.shape) == shapes[k], f"{k}: trained shape {tuple(t.shape)}, the base has {shapes[k]}")
+    sd = {**sd, **{t: sd[s] for t, s in tied_weights(empty_model(base)).items() if s in sd and t in shapes}}   # a stored copy of a tied head follows the embedding
     deq = quantized_weights(cfg, base) - set(sd) if merge_into == 'dequantized' else set()
     def tensors_of(f):
         with safe_open(f, 'pt') as sf:

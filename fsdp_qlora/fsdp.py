@@ -165,17 +165,36 @@ def keep_pinned(model: nn.Module, storages: list):
 
 TRIM_EVERY = 2**30    # bytes of loaded host tensors dropped between two trims of the heap in `materialize`
 
+def _own_tensors(mod): return list(chain(mod.named_parameters(recurse=False, remove_duplicate=False), mod.named_buffers(recurse=False)))
+
+def _tensor_owners(model: nn.Module) -> dict:
+    "{id of each tensor of `model`: (module, name) through which `materialize` first reaches it}"
+    owner = {}
+    for _, mod in model.named_modules():
+        for n, t in _own_tensors(mod): owner.setdefault(id(t), (mod, n))
+    return owner
+
+def _retie(mod: nn.Module, owner: dict) -> bool:
+    "Point `mod`'s tensors that an earlier module owns (a tied head) at that module's filled ones; True if it has no tensor of its own"
+    own = _own_tensors(mod)
+    tied = {n: o for n, t in own if (o := owner[id(t)])[0] is not mod}
+    need(not tied or len(tied) == len(own), f"{type(mod).__name__} shares some but not all of its tensors with an earlier module: "
+         "materialize cannot allocate it without losing the shared ones")
+    for n, (om, on) in tied.items():
+        (mod._parameters if n in mod._parameters else mod._buffers)[n] = getattr(om, on)
+    return bool(tied)
+
 @torch.no_grad()
 def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0: bool, pin: bool = False, on_device=None):
     "Allocate the sharded `model` on `device` (split-off trainable modules on `on_device`) module by module, filling it from `loaded` and `shared`"
-    done, pinned, home, freed = set(), [], device, 0
+    pinned, home, freed, owner = [], device, 0, _tensor_owners(model)
     for mn, mod in model.named_modules():
         if freed >= TRIM_EVERY: trim_host_heap(); freed = 0
+        if _retie(mod, owner): continue                  # a tied head: its weight was filled as the embedding's
         device = on_device if on_device is not None and getattr(mod, '_fsdp_qlora_on_device', False) else home
         mod.to_empty(device=device, recurse=False)     # this module's shards only: the host never holds all shards and all of `loaded`
         for n, t in chain(mod.named_parameters(recurse=False), mod.named_buffers(recurse=False)):
-            if id(t) in done: continue                   # a tied tensor, filled under its first name
-            done.add(id(t)); name = f"{mn}.{n}" if mn else n
+            name = f"{mn}.{n}" if mn else n
             if name in shared: full, src = shared[name], None
             else:
                 need(name in loaded or from_rank0 and not is_rank0(), f"no value for {name}: not in the checkpoint and not initialised")

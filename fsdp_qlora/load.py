@@ -20,9 +20,9 @@ from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_linears
 
 # %% auto #0
-__all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'empty_model', 'loading_workers', 'saved_quant', 'check_saved_quant',
-           'trim_host_heap', 'release_pages', 'load_weights', 'save_quantized', 'write_random_checkpoint',
-           'write_random_quantized']
+__all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'tied_weights', 'tied_modules', 'empty_model', 'loading_workers',
+           'saved_quant', 'check_saved_quant', 'trim_host_heap', 'release_pages', 'load_weights', 'save_quantized',
+           'write_random_checkpoint', 'write_random_quantized']
 
 # %% ../nbs/05_load.ipynb #bd348b5b
 def resolve_model(name: str) -> Path:
@@ -57,12 +57,23 @@ def weight_files(path: Path) -> list[Path]:
     raise ConfigError(f"{path} holds no *.safetensors weights")
 
 # %% ../nbs/05_load.ipynb #7fe925da
-def empty_model(path: Path, dtype: torch.dtype = torch.bfloat16, quant: str | None = None, skip=('lm_head',), **quant_opts) -> nn.Module:
-    "The model of the checkpoint at `path` with parameters on `meta`, linear layers quantized by `quant` if given"
+def tied_weights(model: nn.Module) -> dict:
+    "{tied parameter: the parameter it shares} of `model`, transformers' own mapping for its config (empty when nothing is tied)"
+    base = model.get_base_model() if hasattr(model, 'get_base_model') else model
+    return dict(getattr(base, 'all_tied_weights_keys', None) or {})
+
+def tied_modules(model: nn.Module) -> tuple[str, ...]:
+    "Names of the modules on either side of a tie (e.g. `lm_head`, `model.embed_tokens`): never quantized"
+    return tuple(sorted({k.rpartition('.')[0] for pair in tied_weights(model).items() for k in pair}))
+
+def empty_model(path: Path, dtype: torch.dtype = torch.bfloat16, quant: str | None = None, skip=('lm_head',),
+                attn_implementation: str | None = 'sdpa', **quant_opts) -> nn.Module:
+    "The model of the checkpoint at `path` with parameters on `meta` (ties as its config says), linear layers quantized by `quant` if given"
     cfg = AutoConfig.from_pretrained(path)
     with init_empty_weights(include_buffers=False):
-        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation='sdpa')
-    if quant: quantize_linears(model, quant, skip=skip, compute_dtype=dtype, **quant_opts)
+        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn_implementation)
+    model.tie_weights()    # the context manager re-registered lm_head's weight: tie again, transformers' way
+    if quant: quantize_linears(model, quant, skip=(*skip, *tied_modules(model)), compute_dtype=dtype, **quant_opts)
     return model
 
 # %% ../nbs/05_load.ipynb #4a8fbb0e
@@ -138,6 +149,14 @@ def _load_tensor(sf, f, k, mod, mod_name, pname, expected, prequant, device, kee
     return {k: kept}
 
 # %% ../nbs/05_load.ipynb #bbccdca5
+def _tie_hint(model, missing) -> str:
+    "Why an untied model may lack its output head: the config says it is not tied"
+    out = model.get_output_embeddings() if hasattr(model, 'get_output_embeddings') else None
+    name = next((n for n, m in model.named_modules() if m is out), None) if out is not None else None
+    if name is None or f"{name}.weight" not in missing or tied_weights(model): return ''
+    return (f" ({name}.weight is the output head: config.json has tie_word_embeddings false; if the head shares the input "
+            "embedding, set it true)")
+
 @torch.no_grad()
 def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', workers: int = 1, progress: bool = True) -> dict:
     "Stream the safetensors weights at `path` into a state dict for `model`, quantizing `QuantLinear` weights on `device`"
@@ -167,7 +186,7 @@ def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', work
                     for j in jobs: j.exception() if not j.cancelled() else None  # let running reads finish before the file closes
                     raise
     missing = [n for n in expected if n not in sd]
-    need(not missing, f"the checkpoint at {path} lacks {len(missing)} tensors the model needs: {', '.join(missing[:5])}")
+    need(not missing, f"the checkpoint at {path} lacks {len(missing)} tensors the model needs: {', '.join(missing[:5])}{_tie_hint(model, missing)}")
     return sd
 
 # %% ../nbs/05_load.ipynb #e373a205

@@ -36,11 +36,11 @@ TINY_FAMILIES = dict(
 
 # %% ../nbs/01_testing.ipynb #6de0d151
 def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_shard_size: str = '4MB',
-                         dtype: torch.dtype = torch.bfloat16, seed: int = 0, **overrides) -> Path:
-    "Write a tiny random `family`-shaped checkpoint (sharded safetensors + index + tokenizer) to `path`"
+                         dtype: torch.dtype = torch.bfloat16, seed: int = 0, tie: bool = False, **overrides) -> Path:
+    "Write a tiny random `family`-shaped checkpoint (sharded safetensors + index + tokenizer) to `path`; `tie`: one embedding matrix for input and head"
     need(family in TINY_FAMILIES, f"family must be one of {list(TINY_FAMILIES)}")
     cls, sizes = TINY_FAMILIES[family]
-    cfg = cls(vocab_size=32000, num_hidden_layers=n_layers, max_position_embeddings=4096, tie_word_embeddings=False,
+    cfg = cls(vocab_size=32000, num_hidden_layers=n_layers, max_position_embeddings=4096, tie_word_embeddings=tie,
               bos_token_id=1, eos_token_id=2, pad_token_id=None, **{**sizes, **overrides})
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
