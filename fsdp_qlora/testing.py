@@ -49,7 +49,7 @@ def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_sha
     for f in tokenizer_path().iterdir(): shutil.copy(f, path/f.name)
     return path
 
-# %% ../nbs/01_testing.ipynb #b148c91c
+# %% ../nbs/01_testing.ipynb #efecdcc5
 SMOLLM2 = 'SmolLM2-135M-Instruct'
 
 def cache_dir() -> Path:
