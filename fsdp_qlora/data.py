@@ -250,7 +250,7 @@ def prompt_length(prompt_ids: list, ids: list) -> int:
         n += 1
     return n
 
-# %% ../nbs/06_data.ipynb #0037e47e
+# %% ../nbs/06_data.ipynb #be5529f0
 def chat_spans(messages: list[dict], tok) -> tuple[str, list[tuple[int, int]]]:
     "The conversation rendered by `tok`'s chat template, and the character spans of its assistant replies"
     render = lambda msgs, gen=False: tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
