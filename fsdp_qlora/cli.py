@@ -40,7 +40,7 @@ def fsdp_qlora_train(
     gradient_accumulation_steps: int = 1, # Micro-batches per optimizer step
     num_epochs: int = 1, # Passes over the dataset
     dataset: str = 'alpaca_sample', # A dataset name, or a local .json/.jsonl/.parquet file or saved datasets folder
-    dataset_format: Annotated[str, _choices(PROMPT_STYLES)] = None, # Prompt style of a local dataset (default alpaca)
+    dataset_format: Annotated[str, _choices(PROMPT_STYLES)] = None, # Prompt style (default: the dataset's; a local file: chat if it has `messages`, else alpaca); chat: the tokenizer's chat template
     dataset_samples: int = 512, # Use at most this many records
     train_on_inputs: bool_arg = False, # Train on prompt tokens too (false: only the response is learnt)
     packing: bool_arg = False, # Concatenate samples into full context_length rows (attention stays within each sample)

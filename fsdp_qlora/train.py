@@ -22,7 +22,7 @@ from .core import *
 from .quantize import QuantLinear, quant_options
 from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, trainable_summary
 from .precision import PRECISIONS, Precision, apply_precision
-from .load import resolve_model, empty_model, load_weights, save_quantized
+from .load import resolve_model, empty_model, load_weights, save_quantized, tied_weights
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, needs_fsdp, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer, Stopper, RunStopped, TrainingDiverged, FaultInjected, fault_point
@@ -484,6 +484,6 @@ def load_unsharded(cfg, trained=None, device='cpu') -> nn.Module:
     need(set(tr) <= keys, f"{trained} holds tensors this model does not have: {sorted(set(tr) - keys)[:3]}")
     state = {k: v for k, v in {**capture_real(model), **loaded, **tr}.items() if k in keys}
     model.load_state_dict(state, strict=False, assign=True)
-    (model.get_base_model() if hasattr(model, 'get_base_model') else model).tie_weights()   # assign=True replaced the embedding's parameter: tie the head to it again
+    if tied_weights(model): (model.get_base_model() if hasattr(model, 'get_base_model') else model).tie_weights()   # assign replaced the shared embedding: re-tie the head
     check_model(model)
     return model.to(device).eval()
