@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
+from torch.distributed.distributed_c10d import _set_pg_timeout
 from torch.distributed.tensor import DTensor
 from torch.distributed.fsdp import FSDPModule
 from tqdm.auto import tqdm
@@ -80,7 +81,6 @@ class Run:
     mesh: object = None
     no_sync: bool = False
     act_offload: ActivationOffload | None = None
-    waits: object = None       # a gloo group with --load_timeout, for waiting on rank 0 alone
 
     def fwd_ctx(self):
         "The forward's context: autocast, and activation offloading when asked"
@@ -95,7 +95,10 @@ class Run:
 
 def wait_for_rank0(run: Run):
     "Every rank waits here, up to `--load_timeout` minutes, while rank 0 alone reads or writes something large"
-    if run.waits is not None: dist.barrier(group=run.waits)
+    if run.world == 1: return
+    _set_pg_timeout(timedelta(minutes=run.cfg.load_timeout))     # this one wait only; then back to --dist_timeout
+    dist.all_reduce(torch.zeros(1))                                # a CPU tensor: gloo, also beside NCCL
+    _set_pg_timeout(timedelta(minutes=run.cfg.dist_timeout))
 
 def no_sync_wanted(cfg) -> bool:
     "Skip gradient sync on micro-steps: as asked, forced on with CPU offload, never without accumulation"
@@ -123,7 +126,6 @@ def setup(cfg, local_rank: int = 0) -> Run:
     torch.manual_seed(cfg.seed)
     local_world = int(os.environ.get('LOCAL_WORLD_SIZE', torch.cuda.device_count() if cuda else run.world))
     run.mesh = make_mesh(SHARDINGS[cfg.sharding_strategy], device.type, run.world, local_world)
-    if run.world > 1: run.waits = dist.new_group(backend='gloo', timeout=timedelta(minutes=cfg.load_timeout))
     fault_point('setup', run.rank)
     if device.type == 'cpu' and (cfg.use_cpu_offload or cfg.use_activation_cpu_offload):
         rprint("Note: on the CPU, parameters and activations already live in host memory; the offload flags save nothing")
