@@ -44,6 +44,8 @@ def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_sha
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path, max_shard_size=max_shard_size)
     for f in tokenizer_path().iterdir(): shutil.copy(f, path/f.name)
+    tc = json.loads((path/'tokenizer_config.json').read_text())
+    (path/'tokenizer_config.json').write_text(json.dumps({**tc, 'pad_token': tc['eos_token']}, indent=2))   # see above: Qwen's class would add one
     return path
 
 # %% ../nbs/01_testing.ipynb #efecdcc5
