@@ -17,6 +17,7 @@ import torch, torch.nn as nn
 from fastcore.basics import store_attr
 from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, _matches
+from .families import MODEL_FAMILIES, family, family_presets, model_type
 
 # %% auto #0
 __all__ = ['LORA_TARGETS', 'LLAMA_PRO_KEY', 'ADAPTERS', 'TRAIN_TYPES', 'LoRA', 'lora_targets', 'add_lora', 'check_lora_targets',
@@ -58,14 +59,17 @@ class LoRA(nn.Module):
         return y.add_(u.to(y.dtype), alpha=self.scaling)
 
 # %% ../nbs/03_adapters.ipynb #b65ee924
-LORA_TARGETS = {
-    'default': ('q_proj', 'k_proj', 'v_proj', 'up_proj', 'down_proj', 'gate_proj'),
-    'all':     ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'),
-}
+LORA_TARGETS = MODEL_FAMILIES['llama'].presets()
 
-def lora_targets(spec: str) -> tuple[str, ...]:
-    "Module names for `--lora_target_modules`: a preset name or a comma-separated list"
-    return LORA_TARGETS.get(spec) or tuple(s.strip() for s in spec.split(',') if s.strip())
+def lora_targets(spec: str, model: nn.Module | None = None) -> tuple[str, ...]:
+    "Module names for `--lora_target_modules`: a preset of `model`'s family (Llama's without a model) or a comma-separated list"
+    if spec not in LORA_TARGETS: return tuple(s.strip() for s in spec.split(',') if s.strip())
+    if model is None: return LORA_TARGETS[spec]
+    presets = family_presets(model)
+    need(spec in presets, f"--lora_target_modules {spec}: a {model_type(model)} model has no row in the family table, so only 'all' "
+         f"has a meaning; name the layers instead, e.g. --lora_target_modules {','.join(presets['all'])}")
+    if family(model) is None: rprint(f"--lora_target_modules {spec} on a {model_type(model)} model (no row in the family table): {', '.join(presets[spec])}")
+    return presets[spec]
 
 def add_lora(model: nn.Module, targets, r=8, alpha=16, dropout=0.1, dtype=torch.float32, cls=None) -> nn.Module:
     "Wrap every module of `model` whose name ends in one of `targets` in a `LoRA` adapter (or `cls`)"

@@ -174,7 +174,7 @@ class Checkpointer:
 
     def after_step(self, step: int, loss: float, lr: float):
         "Stop on a non-finite loss; record the step; checkpoint when due"
-        if not math.isfinite(loss): self._stop(f"loss is {loss} at step {step}")
+        if loss is not None and not math.isfinite(loss): self._stop(f"loss is {loss} at step {step}")
         self.step = step
         self.history.append(dict(step=step, loss=loss, lr=lr))
         if self.every > 0 and (step % self.every == 0 or step % self.steps_per_epoch == 0 or step == self.total): self.save()

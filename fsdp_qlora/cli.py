@@ -21,9 +21,10 @@ from .quantize import QUANT_BACKENDS, quant_options
 from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS, decoder_layers, kept_layers, layer_halves
-from .data import DATASETS, PROMPT_STYLES
+from .data import DATASETS, PROMPT_STYLES, check_token_ids, get_tokenizer
 from .train import OPTIMIZERS, SCHEDULES, fsdp_main
-from .load import resolve_model, weight_files, check_saved_quant, empty_model
+from .load import resolve_model, weight_files, check_saved_quant, empty_model, ATTENTIONS
+from .families import packs_by_position
 from .checkpoint import validate_checkpointing
 from .speed import LOSSES, LORA_DROPOUTS
 
@@ -42,6 +43,7 @@ def fsdp_qlora_train(
     dataset_samples: int = 512, # Use at most this many records
     train_on_inputs: bool_arg = False, # Train on prompt tokens too (false: only the response is learnt)
     packing: bool_arg = False, # Concatenate samples into full context_length rows (attention stays within each sample)
+    attn_implementation: Annotated[str, _choices(ATTENTIONS)] = 'auto', # Attention kernel: auto (what transformers picks for the model's class), sdpa, eager or flash_attention_2
     sharding_strategy: Annotated[str, _choices(SHARDINGS)] = 'full_shard', # How FSDP shards the model
     use_gradient_checkpointing: bool_arg = True, # Recompute activations in backward instead of storing them
     reentrant_checkpointing: bool_arg = False, # Use reentrant autograd checkpointing
@@ -143,8 +145,11 @@ def validate(cfg):
         need(not getattr(cfg, other), f"--{other} is not read by --train_type {cfg.train_type}: drop it or use a train type that reads it")
     path = resolve_model(getattr(cfg, flag))
     weight_files(path); ADAPTERS[tt.adapter].plain(path)
-    skeleton = empty_model(path)
-    if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, lora_targets(cfg.lora_target_modules))
+    skeleton = empty_model(path, attn=cfg.attn_implementation)          # transformers refuses an attention the class or installation lacks
+    need(not cfg.packing or packs_by_position(skeleton), f"--packing: a {skeleton.config.model_type} model builds its attention mask without "
+         "transformers' masking utilities, so packed samples would attend to each other: train without --packing")
+    if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, lora_targets(cfg.lora_target_modules, skeleton))
+    check_token_ids(get_tokenizer(path), skeleton.get_input_embeddings().num_embeddings)
     need(cfg.keep_activations == 0 or cfg.use_gradient_checkpointing,
          f"--keep_activations {cfg.keep_activations} chooses layers exempt from checkpointing; without --use_gradient_checkpointing every layer keeps them")
     kept_layers(len(decoder_layers(skeleton)), cfg.keep_activations)

@@ -23,8 +23,9 @@ __all__ = ['ALPACA_PROMPT', 'ALPACA_PROMPT_NO_INPUT', 'GUANACO_SPLIT', 'QNA_PROM
            'PROMPT_STYLES', 'DATASETS', 'FILE_READERS', 'ENCODERS', 'BadRecord', 'alpaca_style', 'guanaco_style',
            'qna_style', 'qna_no_ctx_style', 'text_style', 'chat_style', 'format_record', 'clean_records', 'DatasetSpec',
            'load_alpaca_sample', 'dummy_records', 'RandomTokens', 'load_hub', 'read_records', 'load_records',
-           'get_tokenizer', 'prompt_length', 'chat_spans', 'chat_tokens', 'text_tokens', 'InstructionDataset',
-           'make_dataset', 'check_targets', 'collate', 'make_dataloader', 'PackedDataset', 'padding_fraction']
+           'get_tokenizer', 'check_token_ids', 'prompt_length', 'chat_spans', 'chat_tokens', 'text_tokens',
+           'InstructionDataset', 'make_dataset', 'check_targets', 'collate', 'make_dataloader', 'PackedDataset',
+           'padding_fraction']
 
 # %% ../nbs/06_data.ipynb #808de3ce
 class BadRecord(ValueError):
@@ -240,6 +241,16 @@ def get_tokenizer(path):
     tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None: tok.pad_token = tok.eos_token or tok.unk_token
     return tok
+
+# %% ../nbs/06_data.ipynb #8680d2c8
+def check_token_ids(tok, vocab_size: int):
+    "`ConfigError` unless the pad and EOS ids of `tok` index the model's embedding of `vocab_size` rows"
+    for what, i in (('pad', tok.pad_token_id), ('EOS', tok.eos_token_id)):
+        need(i is None or 0 <= i < vocab_size,
+             f"the tokenizer's {what} token {getattr(tok, what.lower() + '_token')!r} has id {i}, outside the model's vocabulary of "
+             f"{vocab_size} (its input embedding's rows): set the tokenizer's pad token to one the model knows, e.g. its EOS "
+             f"(tokenizer.pad_token = tokenizer.eos_token; tokenizer.save_pretrained(<the --model_name folder>)), or resize the "
+             "model's embeddings (model.resize_token_embeddings) and save it")
 
 # %% ../nbs/06_data.ipynb #9c466326
 def prompt_length(prompt_ids: list, ids: list) -> int:

@@ -22,12 +22,13 @@ from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantized
 from .precision import Precision, PRECISIONS, apply_precision
 from .load import trim_host_heap
+from .families import MODEL_FAMILIES, layer_classes, model_type
 
 # %% auto #0
-__all__ = ['SHARDINGS', 'FAMILIES', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves',
-           'shard_model', 'needs_fsdp', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers',
-           'capture_real', 'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants',
-           'bit_exact_check', 'run_torchrun']
+__all__ = ['SHARDINGS', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves', 'shard_model',
+           'needs_fsdp', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers', 'capture_real',
+           'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants', 'bit_exact_check',
+           'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -53,18 +54,11 @@ def make_mesh(sharding: Sharding, device_type: str, world: int, local_world: int
     return init_device_mesh(device_type, (world//shard, shard), mesh_dim_names=('replicate', 'shard'))
 
 # %% ../nbs/07_fsdp.ipynb #b763f4cd
-FAMILIES = {
-    'llama':   'LlamaDecoderLayer',
-    'mistral': 'MistralDecoderLayer',
-    'qwen2':   'Qwen2DecoderLayer',
-}
-
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
     "The decoder layers of `model` (a transformers model, possibly inside a PEFT wrapper)"
-    base = model.get_base_model() if hasattr(model, 'get_base_model') else model
-    names = {FAMILIES[base.config.model_type]} if base.config.model_type in FAMILIES else set(base._no_split_modules or [])
+    names = layer_classes(model)
     layers = [m for m in model.modules() if any(c.__name__ in names for c in type(m).__mro__)]   # also FSDP<Layer> after fully_shard
-    need(layers, f"found no decoder layers ({names}) in a {base.config.model_type} model: add its family to FAMILIES")
+    need(layers, f"found no decoder layers ({names}) in a {model_type(model)} model: add its family to MODEL_FAMILIES (families chapter)")
     return layers
 
 def trainable_leaves(layer: nn.Module) -> list[nn.Module]:
@@ -108,7 +102,7 @@ def prenorm_halves(layer: nn.Module) -> list:
     "A pre-norm layer's two halves, each with the module whose projections it calls"
     return [(MethodType(_attention_half, layer), layer.self_attn), (MethodType(_mlp_half, layer), layer.mlp)]
 
-HALVES = {FAMILIES[f]: prenorm_halves for f in ('llama', 'mistral', 'qwen2')}
+HALVES = {row.layer: prenorm_halves for row in MODEL_FAMILIES.values() if row.prenorm}   # the family table says which layers are pre-norm
 
 def layer_halves(layer: nn.Module) -> list:
     "`layer`'s residual halves as (function, module) pairs, from the `HALVES` row of its class"

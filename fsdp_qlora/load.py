@@ -18,11 +18,12 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from accelerate import init_empty_weights
 from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_linears
+from .families import family
 
 # %% auto #0
-__all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'tied_weights', 'tied_modules', 'empty_model', 'loading_workers',
-           'saved_quant', 'check_saved_quant', 'trim_host_heap', 'release_pages', 'load_weights', 'save_quantized',
-           'write_random_checkpoint', 'write_random_quantized']
+__all__ = ['ATTENTIONS', 'QUANT_CONFIG', 'resolve_model', 'weight_files', 'tied_weights', 'tied_modules', 'quant_skip',
+           'empty_model', 'loading_workers', 'saved_quant', 'check_saved_quant', 'trim_host_heap', 'release_pages',
+           'load_weights', 'save_quantized', 'write_random_checkpoint', 'write_random_quantized']
 
 # %% ../nbs/05_load.ipynb #bd348b5b
 def resolve_model(name: str) -> Path:
@@ -66,14 +67,29 @@ def tied_modules(model: nn.Module) -> tuple[str, ...]:
     "Names of the modules on either side of a tie (e.g. `lm_head`, `model.embed_tokens`): never quantized"
     return tuple(sorted({k.rpartition('.')[0] for pair in tied_weights(model).items() for k in pair}))
 
-def empty_model(path: Path, dtype: torch.dtype = torch.bfloat16, quant: str | None = None, skip=('lm_head',),
-                attn_implementation: str | None = 'sdpa', **quant_opts) -> nn.Module:
-    "The model of the checkpoint at `path` with parameters on `meta` (ties as its config says), linear layers quantized by `quant` if given"
+ATTENTIONS = {'auto': None, 'sdpa': 'sdpa', 'eager': 'eager', 'flash_attention_2': 'flash_attention_2'}  # --attn_implementation -> transformers' name (None: its own choice)
+
+def quant_skip(model: nn.Module) -> tuple[str, ...]:
+    "Linear layers the quantizer leaves alone: the family row's (the head for a family without a row) and both sides of a tie"
+    row = family(model)
+    return (*(row.skip if row else ('lm_head',)), *tied_modules(model))
+
+def _from_config(cfg, dtype, attn: str):
+    "transformers' model of `cfg` with attention `attn`; its refusal (unsupported by the class, package missing) as a `ConfigError`"
+    need(attn in ATTENTIONS, f"--attn_implementation {attn!r} is not one of: {', '.join(ATTENTIONS)}")
+    try: return AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=ATTENTIONS[attn])
+    except (ValueError, ImportError) as e:
+        if attn == 'auto': raise
+        raise ConfigError(f"--attn_implementation {attn} does not work for this {cfg.model_type} model here; transformers says: "
+                          f"{str(e).splitlines()[0][:300]} Use --attn_implementation auto (transformers' choice for the model) or eager.") from None
+
+def empty_model(path: Path, dtype: torch.dtype = torch.bfloat16, quant: str | None = None, skip=(), attn: str = 'auto',
+                **quant_opts) -> nn.Module:
+    "The model of the checkpoint at `path` with parameters on `meta` (tied as its config says), linear layers quantized by `quant` if given"
     cfg = AutoConfig.from_pretrained(path)
-    with init_empty_weights(include_buffers=False):
-        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn_implementation)
+    with init_empty_weights(include_buffers=False): model = _from_config(cfg, dtype, attn)
     model.tie_weights()    # the context manager re-registered lm_head's weight: tie again, transformers' way
-    if quant: quantize_linears(model, quant, skip=(*skip, *tied_modules(model)), compute_dtype=dtype, **quant_opts)
+    if quant: quantize_linears(model, quant, skip=(*skip, *quant_skip(model)), compute_dtype=dtype, **quant_opts)
     return model
 
 # %% ../nbs/05_load.ipynb #4a8fbb0e

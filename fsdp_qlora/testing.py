@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib.metadata, importlib.util, json, os, shutil, tempfile
 from pathlib import Path
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, MistralConfig, Qwen2Config
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from .core import *
+from .families import MODEL_FAMILIES, TINY_SIZES
 
 # %% auto #0
 __all__ = ['TINY_FAMILIES', 'SMOLLM2', 'assets_path', 'tokenizer_path', 'make_tiny_checkpoint', 'cache_dir', 'smollm2_gguf',
@@ -27,12 +29,8 @@ def tokenizer_path() -> Path:
     "The shipped Llama 2 tokenizer folder"
     return assets_path()/'tokenizer-llama2'
 
-# One row per model family: the config class and the sizes of the tiny model.
-TINY_FAMILIES = dict(
-    llama  =(LlamaConfig,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
-    mistral=(MistralConfig, dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2, sliding_window=64)),
-    qwen2  =(Qwen2Config,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
-)
+# One entry per row of the family table (families chapter): the config class and the sizes of the tiny model.
+TINY_FAMILIES = {name: (getattr(transformers, row.config), {**TINY_SIZES, **row.tiny}) for name, row in MODEL_FAMILIES.items()}
 
 # %% ../nbs/01_testing.ipynb #6de0d151
 def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_shard_size: str = '4MB',
@@ -47,6 +45,8 @@ def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_sha
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path, max_shard_size=max_shard_size)
     for f in tokenizer_path().iterdir(): shutil.copy(f, path/f.name)
+    tc = json.loads((path/'tokenizer_config.json').read_text())
+    (path/'tokenizer_config.json').write_text(json.dumps({**tc, 'pad_token': tc['eos_token']}, indent=2))   # see above: Qwen's class would add one
     return path
 
 # %% ../nbs/01_testing.ipynb #efecdcc5

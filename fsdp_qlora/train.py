@@ -22,7 +22,7 @@ from .core import *
 from .quantize import QuantLinear, quant_options
 from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, trainable_summary
 from .precision import PRECISIONS, Precision, apply_precision
-from .load import resolve_model, empty_model, load_weights, save_quantized, tied_weights
+from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, needs_fsdp, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer
@@ -32,7 +32,7 @@ from .speed import LOSSES, LORA_DROPOUTS, head_replaced, compile_layers, Activat
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'activation_offload', 'setup', 'run_model',
            'load', 'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks',
            'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state',
-           'save', 'memory_report', 'report_memory', 'make_loader', 'fsdp_main', 'load_unsharded']
+           'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
 @dataclass
@@ -124,7 +124,7 @@ def run_model(run: Run):
     "The run's empty model (quantized layers swapped in, precision applied) and its checkpoint folder"
     cfg, spec = run.cfg, ADAPTERS[run.train_type.adapter]
     path = resolve_model(getattr(cfg, spec.checkpoint_flag))       # --model_name, or --llama_pro_path for Llama-Pro
-    model = empty_model(path, run.prec.param_dtype, run.train_type.quant, skip=('lm_head', *spec.plain(path)),
+    model = empty_model(path, run.prec.param_dtype, run.train_type.quant, skip=spec.plain(path), attn=getattr(cfg, 'attn_implementation', 'auto'),
                         **quant_options(run.train_type.quant, cfg))
     return apply_precision(model, run.prec), path
 
@@ -146,7 +146,7 @@ def adapt(run: Run, model: nn.Module, loaded: dict):
     cfg, spec = run.cfg, ADAPTERS[run.train_type.adapter]
     before = {id(p): n for n, p in model.named_parameters()}
     torch.manual_seed(cfg.seed)
-    model = spec.apply(model, lora_targets(cfg.lora_target_modules), r=cfg.lora_rank, alpha=cfg.lora_alpha,
+    model = spec.apply(model, lora_targets(cfg.lora_target_modules, model), r=cfg.lora_rank, alpha=cfg.lora_alpha,
                        dropout=cfg.lora_dropout, dtype=run.prec.param_dtype)
     model = LORA_DROPOUTS[cfg.lora_dropout_kernel].apply(model)   # --lora_dropout_kernel fused: dropout inside lora_A (speed notebook)
     apply_precision(model, run.prec)
@@ -192,7 +192,7 @@ def micro_loss(run: Run, model, b: dict, labels) -> torch.Tensor:
     with run.fwd_ctx(), head_replaced(model, labels, head_loss): return model(**b).logits
 
 def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = None, mem=None) -> dict:
-    "One optimizer step over the micro-batches `micro`; returns loss (mean per target token), tokens, grad norm"
+    "One optimizer step over the micro-batches `micro`; returns loss (mean per target token; None without one), target and input tokens, grad norm"
     dev, mem = run.device, mem or (lambda k: None)
     counts = torch.tensor([float(sum((b['labels'][:, 1:] != -100).sum() for b in micro)),
                            float(sum(b['input_ids'].numel() if 'position_ids' in b else b['attention_mask'].sum() for b in micro))], device=dev)
@@ -208,13 +208,16 @@ def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = N
         scaler.scale(loss*run.world/n_tok).backward()
         mem('after_backward')
         total += loss.detach()
-    scaler.unscale_(opt)
-    gnorm = None
-    if clip: gnorm = torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g['params']], clip)
-    scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True)
+    gnorm, has_targets = None, bool(counts[0] > 0)      # the same on every rank: the counts are all-reduced
+    if has_targets:                                     # a step without a target token has nothing to learn: no update at all
+        scaler.unscale_(opt)
+        if clip: gnorm = torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g['params']], clip)
+        scaler.step(opt); scaler.update()
+    opt.zero_grad(set_to_none=True)
     dist.all_reduce(total)
     gnorm = gnorm.full_tensor() if isinstance(gnorm, DTensor) else gnorm
-    return dict(loss=(total/n_tok).item(), tokens=int(counts[1]), grad_norm=None if gnorm is None else float(gnorm))
+    return dict(loss=(total/n_tok).item() if has_targets else None, targets=int(counts[0]), tokens=int(counts[1]),
+                grad_norm=None if gnorm is None else float(gnorm))
 
 # %% ../nbs/08_train.ipynb #d750cdc0
 class Logger:
@@ -233,7 +236,8 @@ class Logger:
         if not self.on: return
         metrics = {k: v for k, v in metrics.items() if v is not None}
         if self.kind == 'tqdm': self.bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ('loss', 'lr', 'tok_s')})
-        elif self.kind == 'stdout': print(f"step {step}: " + ', '.join(f"{k} {v:.{6 if k == 'loss' else 4}g}" for k, v in metrics.items()), flush=True)
+        elif self.kind == 'stdout': print(f"step {step}: " + ('' if 'loss' in metrics else 'no loss (no target token), ') +
+                                          ', '.join(f"{k} {v:.{6 if k == 'loss' else 4}g}" for k, v in metrics.items()), flush=True)
         elif self.wandb: self.wandb.log(metrics, step=step)
 
     def close(self):
@@ -388,6 +392,12 @@ def make_loader(run: Run, path):
     return make_dataloader(ds, cfg.batch_size, run.rank, run.world, cfg.seed, tok.pad_token_id,
                            gradient_accumulation_steps=cfg.gradient_accumulation_steps)
 
+def finish_line(losses: list) -> str:
+    "The run's summary: its steps, those without a target token, the first and last loss of the others"
+    real = [l for l in losses if l is not None]
+    head = f"Finished {len(losses)} steps" + (f" ({len(losses) - len(real)} without targets)" if len(real) < len(losses) else '')
+    return head + (f": first loss {real[0]:.4f}, last loss {real[-1]:.4f}" if real else ": no step had a target token, so there is no loss")
+
 def fsdp_main(local_rank: int, cfg):
     "One rank of a run: setup → load → adapt → shard → fit → save"
     run = setup(cfg, local_rank)
@@ -400,7 +410,7 @@ def fsdp_main(local_rank: int, cfg):
         loader = make_loader(run, path)
         losses = fit(run, model, loader)
         if cfg.save_model: save(run, model)
-        rprint(f"Finished {len(losses)} steps: first loss {losses[0]:.4f}, last loss {losses[-1]:.4f}")
+        rprint(finish_line(losses))
         report_memory(run)
         return losses
     finally:
@@ -419,6 +429,6 @@ def load_unsharded(cfg, trained=None, device='cpu') -> nn.Module:
     need(set(tr) <= keys, f"{trained} holds tensors this model does not have: {sorted(set(tr) - keys)[:3]}")
     state = {k: v for k, v in {**capture_real(model), **loaded, **tr}.items() if k in keys}
     model.load_state_dict(state, strict=False, assign=True)
-    if tied_weights(model): (model.get_base_model() if hasattr(model, 'get_base_model') else model).tie_weights()   # assign replaced the shared embedding: re-tie the head
+    (model.get_base_model() if hasattr(model, 'get_base_model') else model).tie_weights()   # assign=True replaced the embedding's parameter: tie the head to it again
     check_model(model)
     return model.to(device).eval()
