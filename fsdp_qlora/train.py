@@ -23,7 +23,7 @@ from .core import *
 from .quantize import QuantLinear, quant_options
 from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, trainable_summary
 from .precision import PRECISIONS, Precision, apply_precision
-from .load import resolve_model, empty_model, load_weights, save_quantized, tied_weights
+from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, needs_fsdp, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer, Stopper, RunStopped, TrainingDiverged, FaultInjected, fault_point
