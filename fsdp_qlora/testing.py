@@ -11,6 +11,7 @@ import json, shutil
 from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, MistralConfig, Qwen2Config
+from transformers import Qwen3MoeConfig, MixtralConfig, OlmoeConfig, GptOssConfig
 from .core import *
 
 # %% auto #0
@@ -31,6 +32,17 @@ TINY_FAMILIES = dict(
     llama  =(LlamaConfig,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
     mistral=(MistralConfig, dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2, sliding_window=64)),
     qwen2  =(Qwen2Config,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
+)
+# Mixture-of-experts rows (MoE notebook): 4 experts, 2 per token; `save_pretrained` writes them one tensor per expert
+TINY_FAMILIES.update(
+    qwen3_moe=(Qwen3MoeConfig, dict(hidden_size=128, intermediate_size=256, moe_intermediate_size=64, num_experts=4, num_experts_per_tok=2,
+                                    num_attention_heads=4, num_key_value_heads=2, head_dim=32)),
+    mixtral  =(MixtralConfig,  dict(hidden_size=128, intermediate_size=64, num_local_experts=4, num_experts_per_tok=2,
+                                    num_attention_heads=4, num_key_value_heads=2)),
+    olmoe    =(OlmoeConfig,    dict(hidden_size=128, intermediate_size=64, num_experts=4, num_experts_per_tok=2,
+                                    num_attention_heads=4, num_key_value_heads=2)),
+    gpt_oss  =(GptOssConfig,   dict(hidden_size=128, intermediate_size=64, num_local_experts=4, num_experts_per_tok=2,
+                                    num_attention_heads=4, num_key_value_heads=2, head_dim=32)),
 )
 
 # %% ../nbs/01_testing.ipynb #6de0d151
