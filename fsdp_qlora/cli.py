@@ -18,7 +18,8 @@ import torch.multiprocessing as mp
 from fastcore.script import anno_parser, bool_arg, call_parse
 from .core import *
 from .quantize import QUANT_BACKENDS, quant_options
-from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets
+from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets, model_targets
+from .moe import is_moe
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS, decoder_layers, kept_layers, layer_halves
 from .data import DATASETS, PROMPT_STYLES
@@ -100,6 +101,7 @@ def fsdp_qlora_train(
     resume_from: str = None, # Continue a run from a checkpoint folder, or 'latest' (the newest complete one in output_dir/checkpoints; none: start afresh)
     compile: bool_arg = False, # torch.compile each decoder layer (the first steps compile; see the speed notebook)
     loss: Annotated[str, _choices(LOSSES)] = 'standard', # Cross-entropy: standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
+    router_aux_loss_coef: float = None, # Mixture-of-experts models: weight of the router's load-balancing loss added to the loss (default: the model config's; 0 logs it without training on it)
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -143,8 +145,11 @@ def validate(cfg):
         need(not getattr(cfg, other), f"--{other} is not read by --train_type {cfg.train_type}: drop it or use a train type that reads it")
     path = resolve_model(getattr(cfg, flag))
     weight_files(path); ADAPTERS[tt.adapter].plain(path)
-    skeleton = empty_model(path)
-    if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, lora_targets(cfg.lora_target_modules))
+    skeleton = empty_model(path, quant=tt.quant, **quant_options(tt.quant, cfg, TrainConfig()))   # quantized as the run's: fused experts become stacks
+    if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, model_targets(skeleton, cfg.lora_target_modules))
+    if cfg.router_aux_loss_coef is not None:
+        need(is_moe(skeleton), f"--router_aux_loss_coef: {path.name} is not a mixture-of-experts model (no router to balance): leave the flag unset")
+        need(cfg.router_aux_loss_coef >= 0, f"--router_aux_loss_coef must be >= 0, got {cfg.router_aux_loss_coef}")
     need(cfg.keep_activations == 0 or cfg.use_gradient_checkpointing,
          f"--keep_activations {cfg.keep_activations} chooses layers exempt from checkpointing; without --use_gradient_checkpointing every layer keeps them")
     kept_layers(len(decoder_layers(skeleton)), cfg.keep_activations)

@@ -17,7 +17,8 @@ from .quantize import QUANT_BACKENDS
 
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'is_experts', 'is_moe', 'QuantStack', 'quantize_stack', 'QuantExperts', 'quantize_experts',
-           'ExpertLoRA', 'CheckpointKeys', 'shard_keys']
+           'ExpertLoRA', 'CheckpointKeys', 'shard_keys', 'aux_loss_coef', 'split_expert_adapter', 'peft_expert_tensors',
+           'check_expert_adapter', 'expert_deltas', 'fused_sources']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -195,3 +196,64 @@ def shard_keys(files) -> list[str]:
     for f in files:
         with safe_open(f, 'pt') as sf: keys += list(sf.keys())
     return keys
+
+# %% ../nbs/19_moe.ipynb #d0ce1043
+def aux_loss_coef(model: nn.Module, flag: float | None = None) -> float | None:
+    "Weight of the router loss for `model`: `flag`, else its config's `router_aux_loss_coef`; None for a dense model"
+    if not is_moe(model): return None
+    return float(flag if flag is not None else getattr(model.config, 'router_aux_loss_coef', 0.0) or 0.0)
+
+# %% ../nbs/19_moe.ipynb #93570bfa
+def split_expert_adapter(sd: dict) -> tuple[dict, dict]:
+    "`sd` without its expert adapters, and those as {stack name: {'A': (E, r, in), 'B': (E, out, r)}} (names without PEFT's prefix)"
+    rest, experts = {}, {}
+    for k, t in sd.items():
+        base, _, leaf = k.rpartition('.')
+        if leaf in ('lora_A', 'lora_B') and t.dim() == 3: experts.setdefault(base.removeprefix('base_model.model.'), {})[leaf[-1]] = t
+        else: rest[k] = t
+    return rest, experts
+
+def _by_module(experts: dict) -> dict:
+    "{experts module name: its adapted weight names, in `EXPERT_WEIGHTS` order}"
+    mods = {}
+    for name in experts: mods.setdefault(name.rpartition('.')[0], set()).add(name.rpartition('.')[2])
+    return {m: [n for n in EXPERT_WEIGHTS if n in ps] for m, ps in mods.items()}
+
+def peft_expert_tensors(experts: dict) -> tuple[dict, list]:
+    "The PEFT adapter tensors of `experts` (nested `ParamWrapper`s, the first weight innermost) and the `target_parameters`"
+    out, params = {}, []
+    for mod, names in _by_module(experts).items():
+        for i, n in enumerate(names):
+            A, B = experts[f'{mod}.{n}']['A'], experts[f'{mod}.{n}']['B']
+            E, r, o = A.shape[0], A.shape[1], B.shape[1]
+            pre = f"base_model.model.{mod}." + 'base_layer.'*(len(names) - 1 - i)
+            out[pre + 'lora_A.weight'] = A.reshape(E*r, -1).contiguous()
+            out[pre + 'lora_B.weight'] = B.permute(1, 2, 0).reshape(o, r*E).contiguous()
+            params.append(f"{mod.rpartition('.')[2]}.{n}")
+    return out, list(dict.fromkeys(params))
+
+def check_expert_adapter(experts: dict, rank: int, model: nn.Module):
+    "Fail unless each expert adapter fits its fused weight in `model` (an empty model of the base) at rank `rank`"
+    for name, t in experts.items():
+        need(set(t) == {'A', 'B'}, f"{name}: the adapter has {sorted(t)}, an expert adapter needs lora_A and lora_B")
+        mod, _, n = name.rpartition('.')
+        p = getattr(model.get_submodule(mod), n, None) if is_experts(model.get_submodule(mod)) else None
+        need(p is not None, f"{name}: the base model has no fused expert weight of that name")
+        E, a, b = p.shape
+        o, i = (b, a) if model.get_submodule(mod).is_transposed else (a, b)
+        need(tuple(t['A'].shape) == (E, rank, i) and tuple(t['B'].shape) == (E, o, rank),
+             f"{name}: lora_A {tuple(t['A'].shape)} / lora_B {tuple(t['B'].shape)} do not fit {E} experts of {(o, i)} at rank {rank}")
+
+def expert_deltas(experts: dict, scaling: float, model: nn.Module) -> dict:
+    "Each expert adapter's update `scaling·B_e·A_e`, float32, in the checkpoint's names and layout (transformers' reverse conversion)"
+    from transformers.core_model_loading import revert_weight_conversion
+    fused = {}
+    for name, t in experts.items():
+        d = scaling*torch.bmm(t['B'].float(), t['A'].float())                   # (E, out, in)
+        fused[name] = d.transpose(1, 2) if model.get_submodule(name.rpartition('.')[0]).is_transposed else d
+    return {k: v.contiguous() for k, v in revert_weight_conversion(model, fused).items()}
+
+def fused_sources(model: nn.Module, keys) -> set:
+    "The checkpoint keys (of `keys`) that transformers fuses into expert weights of `model`"
+    ck = CheckpointKeys(model, keys)
+    return {k for k in keys if ck.is_fused(k)}
