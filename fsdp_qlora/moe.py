@@ -18,7 +18,7 @@ from .quantize import QUANT_BACKENDS
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'is_experts', 'is_moe', 'QuantStack', 'quantize_stack', 'QuantExperts', 'quantize_experts',
            'ExpertLoRA', 'CheckpointKeys', 'shard_keys', 'aux_loss_coef', 'split_expert_adapter', 'peft_expert_tensors',
-           'check_expert_adapter', 'expert_deltas', 'fused_sources']
+           'check_expert_adapter', 'expert_deltas', 'fused_sources', 'experts_bit_exact_check']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -257,3 +257,60 @@ def fused_sources(model: nn.Module, keys) -> set:
     "The checkpoint keys (of `keys`) that transformers fuses into expert weights of `model`"
     ck = CheckpointKeys(model, keys)
     return {k for k in keys if ck.is_fused(k)}
+
+# %% ../nbs/19_moe.ipynb #e94e2cd9
+class _EveryExpert(nn.Module):
+    "Every expert of a stack (or its adapter) applied to `x`"
+    def __init__(self, stack): super().__init__(); self.stack = stack
+    def forward(self, x): return torch.stack([self.stack.matmul(x, e) for e in range(self.stack.base_layer.num_experts)])
+
+def experts_bit_exact_check(device=None, num_experts: int = 4, out_features: int = 128, in_features: int = 256, backends=None, bits=None) -> dict:
+    "For each backend (and bit width) × precision: do a stack's quantized bytes and outputs survive `fully_shard` + all-gather exactly?"
+    import os
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+    from fsdp_qlora.fsdp import quant_variants, _every_byte, materialize
+    from fsdp_qlora.precision import PRECISIONS, apply_precision
+    device = torch.device(device or default_device(int(os.environ.get('LOCAL_RANK', 0))))
+    mesh, results = init_device_mesh(device.type, (world_size(),)), {}
+    for label, bname, opts in quant_variants(backends, bits):
+        for pname, prec in PRECISIONS.items():
+            torch.manual_seed(0)
+            stack = QuantStack(num_experts, in_features, out_features, bname, prec.compute_dtype, **opts)
+            qt = quantize_stack(stack, torch.randn(stack.source_shape, dtype=prec.compute_dtype))
+            for n, t in _every_byte(qt).items(): getattr(stack, n).data = t
+            model = apply_precision(_EveryExpert(ExpertLoRA(stack, r=4, dropout=0.)), prec)
+            with torch.no_grad(): model.stack.lora_B.normal_()
+            model.to(device)
+            x = torch.randn(3, in_features, device=device, dtype=prec.compute_dtype)
+            with torch.no_grad(), prec.autocast_ctx(device): ref = model(x)
+            full = {n: t.detach().clone() for n, t in model.state_dict().items()}
+            shared = {n: t for n, t in full.items() if 'lora' in n}
+            loaded = {n: t for n, t in full.items() if n not in shared} if is_rank0() else {}
+            model.to('meta')
+            fully_shard(model, mesh=mesh, mp_policy=prec.mp_policy())
+            materialize(model, device, loaded, shared, from_rank0=True)
+            seen = {}
+            h = model.register_forward_pre_hook(lambda m, a: seen.update({n: getattr(m.stack.base_layer, n).detach().clone() for n in stack.quant_names()}))
+            with torch.no_grad(), prec.autocast_ctx(device): out = model(x)
+            h.remove()
+            same = {n: torch.equal(seen[n].view(torch.uint8), full[f'stack.base_layer.{n}'].view(torch.uint8)) for n in seen}
+            codes = stack.quant_names()[0]
+            got, want = seen[codes].view(torch.uint8), full[f'stack.base_layer.{codes}'].view(torch.uint8)
+            results[f'{label}/{pname}'] = dict(tensors_equal=all(same.values()), output_equal=torch.equal(out, ref),
+                                               bytes_changed=int((got != want).sum()), byte_values=int(want.unique().numel()))
+    return results
+
+def _bit_exact_main():
+    import os, json, torch.distributed as dist
+    from pathlib import Path
+    dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    res = experts_bit_exact_check()
+    if is_rank0():
+        for k, v in res.items(): print(f"{k:32s} {'intact' if v['tensors_equal'] and v['output_equal'] else 'CORRUPTED'}  {v}", flush=True)
+        if os.environ.get('FSDP_QLORA_CHECK_OUT'): Path(os.environ['FSDP_QLORA_CHECK_OUT']).write_text(json.dumps(res))
+    dist.destroy_process_group()
+
+# %% ../nbs/19_moe.ipynb #7509a8b4
+if __name__ == '__main__': _bit_exact_main()
