@@ -19,7 +19,7 @@ from fastcore.script import anno_parser, bool_arg, call_parse
 from .core import *
 from .quantize import QUANT_BACKENDS, quant_options
 from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets, model_targets
-from .moe import is_moe
+from .moe import is_moe, EXPERT_KERNELS
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS, decoder_layers, kept_layers, layer_halves
 from .data import DATASETS, PROMPT_STYLES
@@ -102,6 +102,7 @@ def fsdp_qlora_train(
     compile: bool_arg = False, # torch.compile each decoder layer (the first steps compile; see the speed notebook)
     loss: Annotated[str, _choices(LOSSES)] = 'standard', # Cross-entropy: standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
     router_aux_loss_coef: float = None, # Mixture-of-experts models: weight of the router's load-balancing loss added to the loss (default: the model config's; 0 logs it without training on it)
+    experts_kernel: Annotated[str, _choices(EXPERT_KERNELS)] = 'loop', # Mixture-of-experts models: quantized experts run one after another (loop) or as one grouped GEMM per projection (grouped; bf16 on GPUs)
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -119,7 +120,8 @@ TrainConfig.__doc__ = "Typed configuration of a training run (the flags of `fsdp
 def validate(cfg):
     "Raise `ConfigError` for flags or files that cannot work"
     for flag, table in [('train_type', TRAIN_TYPES), ('precision', PRECISIONS), ('sharding_strategy', SHARDINGS),
-                        ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES), ('lora_dropout_kernel', LORA_DROPOUTS)]:
+                        ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES), ('lora_dropout_kernel', LORA_DROPOUTS),
+                        ('experts_kernel', EXPERT_KERNELS)]:
         v = getattr(cfg, flag)
         need(v in table, f"--{flag} {v!r} is not one of: {', '.join(table)}")
     need(cfg.log_to in ('tqdm', 'stdout', 'wandb'), f"--log_to {cfg.log_to!r} is not one of: tqdm, stdout, wandb")

@@ -18,7 +18,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from accelerate import init_empty_weights
 from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_linears, is_quant
-from .moe import QuantStack, quantize_stack, quantize_experts, CheckpointKeys, shard_keys
+from .moe import QuantStack, quantize_stack, quantize_experts, CheckpointKeys
 
 # %% auto #0
 __all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'attn_implementation', 'empty_model', 'loading_workers',
@@ -125,6 +125,9 @@ def _open_shard(f: Path):
     try: return safe_open(f, 'pt', device='cpu')
     except Exception as e: raise ConfigError(f"cannot read {f}: {e} (truncated or corrupt file?)") from None
 
+def _keys_of(f: Path) -> list[str]:
+    with _open_shard(f) as sf: return list(sf.keys())
+
 def _read(sf, f, k) -> torch.Tensor:
     try: return sf.get_tensor(k)
     except Exception as e: raise ConfigError(f"cannot read tensor {k} from {f}: {e}") from None
@@ -164,7 +167,7 @@ def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', work
         ql = next((m for m in model.modules() if isinstance(m, QuantLinear)), None)
         check_saved_quant(path, ql and ql.backend.name, ql.opts if ql else {})
     files, device = weight_files(path), torch.device(device)
-    names = None if prequant else CheckpointKeys(model, shard_keys(files))   # transformers' renaming and expert fusing (MoE notebook)
+    names = None if prequant else CheckpointKeys(model, [k for f in files for k in _keys_of(f)])   # transformers' renaming and expert fusing (MoE notebook)
     if device.type == 'cuda' and device.index is None: device = torch.device('cuda', torch.cuda.current_device())  # 'cuda' = this process's GPU
     init = dict(initializer=torch.cuda.set_device, initargs=(device,)) if device.type == 'cuda' else {}  # a thread's current GPU is its own
     with ThreadPoolExecutor(loading_workers(workers, model, device), **init) as pool:

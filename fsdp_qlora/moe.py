@@ -16,9 +16,10 @@ from .core import *
 from .quantize import QUANT_BACKENDS
 
 # %% auto #0
-__all__ = ['EXPERT_WEIGHTS', 'is_experts', 'is_moe', 'QuantStack', 'quantize_stack', 'QuantExperts', 'quantize_experts',
-           'ExpertLoRA', 'CheckpointKeys', 'shard_keys', 'aux_loss_coef', 'split_expert_adapter', 'peft_expert_tensors',
-           'check_expert_adapter', 'expert_deltas', 'fused_sources', 'experts_bit_exact_check']
+__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'EXPERT_KERNELS', 'LOW_RANK', 'is_experts', 'is_moe', 'QuantStack', 'quantize_stack',
+           'QuantExperts', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'CheckpointKeys', 'aux_loss_coef',
+           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas', 'fused_sources',
+           'experts_bit_exact_check']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -65,10 +66,35 @@ class QuantStack(nn.Module):
         return self.backend.matmul(x.to(self.compute_dtype), self.expert(e))
 
     def dequantize(self) -> torch.Tensor:
-        "All experts as an `(E, out, in)` tensor in the compute dtype"
+        "All experts as an `(E, out, in)` tensor in the compute dtype (one backend call where `STACK_VIEWS` has a row)"
+        whole = STACK_VIEWS.get(self.backend.name)
+        if whole: return self.backend.dequantize(whole(self)).view(self.num_experts, self.out_features, self.in_features)
         return torch.stack([self.backend.dequantize(self.expert(e)) for e in range(self.num_experts)])
 
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts=None) -> torch.Tensor:
+        "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM"
+        return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self)
+
     def extra_repr(self): return f"{self.num_experts} experts, {self.in_features}, {self.out_features}, backend={self.backend.name}"
+
+def _bnb_whole(stack: QuantStack) -> SimpleNamespace:
+    "The whole NF4 stack as one `(E·out, in)` layer: experts' codes and scales laid end to end"
+    return SimpleNamespace(in_features=stack.in_features, out_features=stack.num_experts*stack.out_features, opts=stack.opts,
+                           compute_dtype=stack.compute_dtype, weight=stack.weight.reshape(-1, 1), absmax=stack.absmax.reshape(-1))
+
+STACK_VIEWS = {'bnb': _bnb_whole}    # backends whose per-expert codes, end to end, are the stacked weight's (NF4 blocks never cross a matrix)
+
+class _GroupedDequant(torch.autograd.Function):
+    "Grouped GEMM over a quantized stack, dequantized in forward and again in backward: nothing but `offs` is saved"
+    @staticmethod
+    def forward(ctx, x, offs, stack):
+        ctx.stack = stack; ctx.save_for_backward(offs)
+        return F.grouped_mm(x, stack.dequantize().transpose(1, 2), offs=offs)
+
+    @staticmethod
+    def backward(ctx, g):
+        offs, = ctx.saved_tensors
+        return F.grouped_mm(g.contiguous(), ctx.stack.dequantize(), offs=offs), None, None
 
 @torch.no_grad()
 def quantize_stack(stack: QuantStack, W: torch.Tensor) -> dict:
@@ -84,7 +110,7 @@ class QuantExperts(nn.Module):
         super().__init__()
         for k, v in vars(experts).items():
             if not k.startswith('_') and isinstance(v, (bool, int, float, str)): setattr(self, k, v)   # layout flags, alpha, limit...
-        self.act_fn = getattr(experts, 'act_fn', None)
+        self.act_fn, self.kernel = getattr(experts, 'act_fn', None), 'loop'
         self.apply_gate = type(experts)._apply_gate
         self.weight_names = [n for n in EXPERT_WEIGHTS if isinstance(getattr(experts, n, None), nn.Parameter)]
         for n in self.weight_names:
@@ -101,19 +127,51 @@ class QuantExperts(nn.Module):
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[e].to(y.dtype)
 
+    def project_grouped(self, name: str, x: torch.Tensor, offs, counts, eids) -> torch.Tensor:
+        "Projection `name` of rows `x` sorted by expert (`eids`), every expert in one grouped GEMM, bias included"
+        y = getattr(self, name).grouped(x, offs, counts)
+        b = getattr(self, f'{name}_bias', None)
+        return y if b is None else y + b[eids].to(y.dtype)
+
+    def gate(self, h: torch.Tensor) -> torch.Tensor: return self.apply_gate(self, h) if self.has_gate else self.act_fn(h)
+
     def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros_like(hidden_states)
-        with torch.no_grad():
-            mask = F.one_hot(top_k_index, num_classes=self.num_experts).permute(2, 1, 0)
-            hit = torch.greater(mask.sum(dim=(-1, -2)), 0).nonzero().flatten().tolist()
-        first = self.weight_names[0]
-        for e in hit:
-            pos, tok = torch.where(mask[e])
-            h = self.project(first, hidden_states[tok], e)
-            h = self.apply_gate(self, h) if self.has_gate else self.act_fn(h)
-            y = self.project('down_proj', h, e)*top_k_weights[tok, pos, None]
-            out.index_add_(0, tok, y.to(out.dtype))
-        return out
+        return EXPERT_KERNELS[self.kernel](self, hidden_states, top_k_index, top_k_weights)
+
+def _loop_experts(self, hidden_states, top_k_index, top_k_weights):
+    "transformers' eager loop: the hit experts one after another"
+    out = torch.zeros_like(hidden_states)
+    with torch.no_grad():
+        mask = F.one_hot(top_k_index, num_classes=self.num_experts).permute(2, 1, 0)
+        hit = torch.greater(mask.sum(dim=(-1, -2)), 0).nonzero().flatten().tolist()
+    for e in hit:
+        pos, tok = torch.where(mask[e])
+        h = self.gate(self.project(self.weight_names[0], hidden_states[tok], e))
+        y = self.project('down_proj', h, e)*top_k_weights[tok, pos, None]
+        out.index_add_(0, tok, y.to(out.dtype))
+    return out
+
+def _grouped_experts(self, hidden_states, top_k_index, top_k_weights):
+    "Token-expert pairs sorted by expert, each projection one grouped GEMM over the dequantized stack"
+    k = top_k_index.shape[-1]
+    with torch.no_grad():
+        eids, order = torch.sort(top_k_index.reshape(-1), stable=True)
+        counts = torch.bincount(eids, minlength=self.num_experts)
+        offs = torch.cumsum(counts, 0, dtype=torch.int32)
+    tok = order//k
+    h = self.gate(self.project_grouped(self.weight_names[0], hidden_states[tok], offs, counts, eids))
+    y = self.project_grouped('down_proj', h, offs, counts, eids)*top_k_weights.reshape(-1)[order, None]
+    return torch.zeros_like(hidden_states).index_add_(0, tok, y.to(hidden_states.dtype))
+
+EXPERT_KERNELS = {'loop': _loop_experts, 'grouped': _grouped_experts}
+
+def use_experts_kernel(model: nn.Module, name: str = 'loop') -> nn.Module:
+    "Run every `QuantExperts` of `model` with `EXPERT_KERNELS[name]` (`--experts_kernel`)"
+    need(name in EXPERT_KERNELS, f"--experts_kernel {name!r} is not one of: {', '.join(EXPERT_KERNELS)}")
+    need(name != 'grouped' or hasattr(F, 'grouped_mm'), "--experts_kernel grouped needs torch.nn.functional.grouped_mm (PyTorch >= 2.10): use loop")
+    for m in model.modules():
+        if isinstance(m, QuantExperts): m.kernel = name
+    return model
 
 def quantize_experts(model: nn.Module, backend: str = 'bnb', compute_dtype=torch.bfloat16, **opts) -> nn.Module:
     "Replace every transformers experts module in `model` with an empty `QuantExperts`"
@@ -149,7 +207,23 @@ class ExpertLoRA(nn.Module):
         y = self.base_layer.matmul(x, e)
         return y + (u*self.scaling).to(y.dtype)
 
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        "The grouped base projection plus every expert's low-rank update (`LOW_RANK` row of the device)"
+        y = self.base_layer.grouped(x, offs, counts)
+        u = LOW_RANK[x.device.type](self.dropout(x).to(self.lora_A.dtype), self.lora_A, self.lora_B, offs, counts)
+        return y + (u*self.scaling).to(y.dtype)
+
     def extra_repr(self): return f"r={self.r}, alpha={self.alpha}"
+
+def _low_rank_grouped(x, A, B, offs, counts):
+    "`B_e A_e x` for rows grouped by expert: two grouped GEMMs"
+    return F.grouped_mm(F.grouped_mm(x, A.transpose(1, 2), offs=offs), B.transpose(1, 2), offs=offs)
+
+def _low_rank_loop(x, A, B, offs, counts):
+    "`B_e A_e x` expert by expert (the CPU's grouped GEMM has no backward in PyTorch 2.13)"
+    return torch.cat([xe @ A[e].t() @ B[e].t() for e, xe in enumerate(torch.split(x, counts.tolist()))])
+
+LOW_RANK = {'cuda': _low_rank_grouped, 'cpu': _low_rank_loop}
 
 # %% ../nbs/19_moe.ipynb #af67cc8e
 @dataclass
@@ -188,14 +262,6 @@ class CheckpointKeys:
         for sk in sorted(g.got, key=dot_natural_key): g.converter.add_tensor(target, sk, g.sources[sk], g.got.pop(sk))
         del self.fused[target]
         return g.converter.convert(target)
-
-def shard_keys(files) -> list[str]:
-    "Every tensor name in the safetensors `files` (headers only)"
-    from safetensors import safe_open
-    keys = []
-    for f in files:
-        with safe_open(f, 'pt') as sf: keys += list(sf.keys())
-    return keys
 
 # %% ../nbs/19_moe.ipynb #d0ce1043
 def aux_loss_coef(model: nn.Module, flag: float | None = None) -> float | None:

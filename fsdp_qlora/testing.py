@@ -15,7 +15,7 @@ from transformers import Qwen3MoeConfig, MixtralConfig, OlmoeConfig, GptOssConfi
 from .core import *
 
 # %% auto #0
-__all__ = ['TINY_FAMILIES', 'assets_path', 'tokenizer_path', 'make_tiny_checkpoint']
+__all__ = ['TINY_FAMILIES', 'TINY_MOE_FAMILIES', 'assets_path', 'tokenizer_path', 'make_tiny_checkpoint']
 
 # %% ../nbs/01_testing.ipynb #1a6dc1d7
 def assets_path() -> Path:
@@ -33,8 +33,8 @@ TINY_FAMILIES = dict(
     mistral=(MistralConfig, dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2, sliding_window=64)),
     qwen2  =(Qwen2Config,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
 )
-# Mixture-of-experts rows (MoE notebook): 4 experts, 2 per token; `save_pretrained` writes them one tensor per expert
-TINY_FAMILIES.update(
+# Mixture-of-experts families (MoE notebook): 4 experts, 2 per token; `save_pretrained` writes them one tensor per expert
+TINY_MOE_FAMILIES = dict(
     qwen3_moe=(Qwen3MoeConfig, dict(hidden_size=128, intermediate_size=256, moe_intermediate_size=64, num_experts=4, num_experts_per_tok=2,
                                     num_attention_heads=4, num_key_value_heads=2, head_dim=32)),
     mixtral  =(MixtralConfig,  dict(hidden_size=128, intermediate_size=64, num_local_experts=4, num_experts_per_tok=2,
@@ -49,8 +49,9 @@ TINY_FAMILIES.update(
 def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_shard_size: str = '4MB',
                          dtype: torch.dtype = torch.bfloat16, seed: int = 0, **overrides) -> Path:
     "Write a tiny random `family`-shaped checkpoint (sharded safetensors + index + tokenizer) to `path`"
-    need(family in TINY_FAMILIES, f"family must be one of {list(TINY_FAMILIES)}")
-    cls, sizes = TINY_FAMILIES[family]
+    rows = {**TINY_FAMILIES, **TINY_MOE_FAMILIES}
+    need(family in rows, f"family must be one of {list(rows)}")
+    cls, sizes = rows[family]
     cfg = cls(vocab_size=32000, num_hidden_layers=n_layers, max_position_embeddings=4096, tie_word_embeddings=False,
               bos_token_id=1, eos_token_id=2, pad_token_id=None, **{**sizes, **overrides})
     torch.manual_seed(seed)

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from .core import *
 from .quantize import QuantLinear, quant_options
 from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, model_targets, freeze, trainable_summary
-from .moe import aux_loss_coef
+from .moe import aux_loss_coef, use_experts_kernel
 from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
@@ -135,6 +135,7 @@ def load(run: Run):
     cfg = run.cfg
     model, path = run_model(run)
     run.aux_coef = aux_loss_coef(model, getattr(cfg, 'router_aux_loss_coef', None))
+    use_experts_kernel(model, getattr(cfg, 'experts_kernel', 'loop'))
     reads = run.rank == 0 or not cfg.low_memory
     keep_on = 'cpu' if cfg.low_memory else run.device
     t0 = time.perf_counter()
