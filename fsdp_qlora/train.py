@@ -150,7 +150,8 @@ def adapt(run: Run, model: nn.Module, loaded: dict):
     cfg, spec = run.cfg, ADAPTERS[run.train_type.adapter]
     before = {id(p): n for n, p in model.named_parameters()}
     torch.manual_seed(cfg.seed)
-    model = spec.apply(model, model_targets(model, cfg.lora_target_modules), r=cfg.lora_rank, alpha=cfg.lora_alpha,
+    targets = model_targets(model, cfg.lora_target_modules) if spec.targets else ()
+    model = spec.apply(model, targets, r=cfg.lora_rank, alpha=cfg.lora_alpha,
                        dropout=cfg.lora_dropout, dtype=run.prec.param_dtype)
     model = LORA_DROPOUTS[cfg.lora_dropout_kernel].apply(model)   # --lora_dropout_kernel fused: dropout inside lora_A (speed notebook)
     apply_precision(model, run.prec)
