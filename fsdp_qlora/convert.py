@@ -19,7 +19,7 @@ from .core import *
 from types import SimpleNamespace
 from .quantize import QuantLinear, quantize_weight, load_quantized, quant_options, _matches
 from .adapters import ADAPTERS, TRAIN_TYPES, lora_targets
-from .moe import split_expert_adapter, peft_expert_tensors, check_expert_adapter, expert_deltas, fused_sources
+from .moe import split_expert_adapter, peft_expert_tensors, check_expert_adapter, expert_deltas, fused_sources, to_checkpoint_names
 from .precision import PRECISIONS
 from .load import resolve_model, weight_files, empty_model
 
@@ -74,13 +74,13 @@ def base_path(cfg: dict) -> Path:
     return resolve_model(cfg[flag])
 
 # %% ../nbs/11_convert.ipynb #dca05b72
-def base_shapes(path) -> dict:
-    "{tensor name: shape} of the checkpoint at `path`, from the safetensors headers; without per-expert tensors that transformers fuses (MoE notebook)"
+def base_shapes(path, keep_fused: bool = False) -> dict:
+    "{tensor name: shape} of the checkpoint at `path`, from the safetensors headers; without per-expert tensors that transformers fuses (MoE notebook) unless `keep_fused`"
     shapes = {}
     for f in weight_files(Path(path)):
         with safe_open(f, 'pt') as sf:
             for k in sf.keys(): shapes[k] = tuple(sf.get_slice(k).get_shape())
-    fused = fused_sources(empty_model(Path(path)), shapes)
+    fused = set() if keep_fused else fused_sources(empty_model(Path(path)), shapes)
     return {k: s for k, s in shapes.items() if k not in fused}
 
 def split_adapter(sd: dict, row: AdapterExport) -> dict:
@@ -191,7 +191,7 @@ def save_merged(sd: dict, cfg: dict, out, dtype=torch.bfloat16, merge_into: str 
     quant = TRAIN_TYPES[cfg['train_type']].quant
     need(merge_into == 'original' or quant, f"--merge_into dequantized needs a quantized train type, not {cfg['train_type']}")
     shapes = base_shapes(base)
-    if not row.peft: return _save_complete(sd, cfg, out, dtype, base, shapes, merge_into)
+    if not row.peft: return _save_complete(to_checkpoint_names(sd, empty_model(base)), cfg, out, dtype, base, base_shapes(base, keep_fused=True), merge_into)
     sd, experts = split_expert_adapter(sd)
     mods = split_adapter(sd, row); check_adapter(mods, cfg, shapes)
     scaling, deltas = cfg['lora_alpha']/cfg['lora_rank'], {}
@@ -213,7 +213,7 @@ def save_merged(sd: dict, cfg: dict, out, dtype=torch.bfloat16, merge_into: str 
             ts[k] = row.merge(W, {r: t.float() for r, t in mods[m].items()}, scaling)
         return ts
     _write_model(base, out, tensors_of, dtype)
-    rprint(f"Wrote merged model ({len(mods)} adapted layers, {merge_into} base weights, {dtype}) to {out}")
+    rprint(f"Wrote merged model ({len(mods)} adapted layers{f', {len(experts)} adapted expert weights' if experts else ''}, {merge_into} base weights, {dtype}) to {out}")
     return Path(out)
 
 def quantized_weights(cfg: dict, base: Path) -> set:

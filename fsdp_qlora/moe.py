@@ -18,8 +18,8 @@ from .quantize import QUANT_BACKENDS
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'EXPERT_KERNELS', 'LOW_RANK', 'is_experts', 'is_moe', 'QuantStack', 'quantize_stack',
            'QuantExperts', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'CheckpointKeys', 'aux_loss_coef',
-           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas', 'fused_sources',
-           'experts_bit_exact_check']
+           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
+           'to_checkpoint_names', 'fused_sources', 'experts_bit_exact_check']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -318,6 +318,11 @@ def expert_deltas(experts: dict, scaling: float, model: nn.Module) -> dict:
         d = scaling*torch.bmm(t['B'].float(), t['A'].float())                   # (E, out, in)
         fused[name] = d.transpose(1, 2) if model.get_submodule(name.rpartition('.')[0]).is_transposed else d
     return {k: v.contiguous() for k, v in revert_weight_conversion(model, fused).items()}
+
+def to_checkpoint_names(sd: dict, model: nn.Module) -> dict:
+    "`sd` (the model's names) in the checkpoint's names and layout, by transformers' reverse conversion (per-expert tensors)"
+    from transformers.core_model_loading import revert_weight_conversion
+    return revert_weight_conversion(model, dict(sd))
 
 def fused_sources(model: nn.Module, keys) -> set:
     "The checkpoint keys (of `keys`) that transformers fuses into expert weights of `model`"
