@@ -1,5 +1,4 @@
-"""Our LoRA module, its injection into any model, the PEFT route, and the table of train types:
-how the base is quantized × how it is adapted.
+"""Our LoRA module, its injection into any model, the PEFT route, and the train-type table: how the base is quantized × how it is adapted.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/adapters.html.md"""
 
@@ -17,6 +16,7 @@ import torch, torch.nn as nn
 from fastcore.basics import store_attr
 from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, _matches
+from .families import MODEL_FAMILIES, family, family_presets, model_type
 from .moe import QuantStack, ExpertLoRA, EXPERT_WEIGHTS, is_moe
 
 # %% auto #0
@@ -59,14 +59,17 @@ class LoRA(nn.Module):
         return y.add_(u.to(y.dtype), alpha=self.scaling)
 
 # %% ../nbs/03_adapters.ipynb #b65ee924
-LORA_TARGETS = {
-    'default': ('q_proj', 'k_proj', 'v_proj', 'up_proj', 'down_proj', 'gate_proj'),
-    'all':     ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'),
-}
+LORA_TARGETS = MODEL_FAMILIES['llama'].presets()
 
-def lora_targets(spec: str) -> tuple[str, ...]:
-    "Module names for `--lora_target_modules`: a preset name or a comma-separated list"
-    return LORA_TARGETS.get(spec) or tuple(s.strip() for s in spec.split(',') if s.strip())
+def lora_targets(spec: str, model: nn.Module | None = None) -> tuple[str, ...]:
+    "Module names for `--lora_target_modules`: a preset of `model`'s family (Llama's without a model) or a comma-separated list"
+    if spec not in LORA_TARGETS: return tuple(s.strip() for s in spec.split(',') if s.strip())
+    if model is None: return LORA_TARGETS[spec]
+    presets = family_presets(model)
+    need(spec in presets, f"--lora_target_modules {spec}: a {model_type(model)} model has no row in the family table, so only 'all' "
+         f"has a meaning; name the layers instead, e.g. --lora_target_modules {','.join(presets['all'])}")
+    if family(model) is None: rprint(f"--lora_target_modules {spec} on a {model_type(model)} model (no row in the family table): {', '.join(presets[spec])}")
+    return presets[spec]
 
 def add_lora(model: nn.Module, targets, r=8, alpha=16, dropout=0.1, dtype=torch.float32, cls=None) -> nn.Module:
     "Wrap every module of `model` whose name ends in one of `targets` in a `LoRA` adapter (or `cls`)"
@@ -87,15 +90,12 @@ def adapter_class(layer: nn.Module, cls=LoRA):
     return ExpertLoRA
 
 def model_targets(model: nn.Module, spec: str) -> tuple[str, ...]:
-    "`--lora_target_modules` for `model`: a list as given; a preset on a mixture-of-experts model, its names the model has plus the expert weights"
-    targets = lora_targets(spec)
-    if spec not in LORA_TARGETS or not is_moe(model): return targets
-    need(any(isinstance(m, QuantStack) for m in model.modules()),
+    "`lora_targets(spec, model)`; a preset on a mixture-of-experts model takes its expert stacks too (found as linear layers), so they must be quantized"
+    need(spec not in LORA_TARGETS or not is_moe(model) or any(isinstance(m, QuantStack) for m in model.modules()),
          f"--lora_target_modules {spec} on a mixture-of-experts model adapts its experts, which needs a quantized train type "
          "(custom_qlora, qlora, hqq_lora): LoRA on unquantized fused experts is not built. Name the attention projections instead, "
          "e.g. --lora_target_modules q_proj,k_proj,v_proj,o_proj")
-    names = [n for n, m in model.named_modules() if hasattr(m, 'in_features')]
-    return tuple(dict.fromkeys(t for t in (*targets, *EXPERT_WEIGHTS) if any(_matches(n, (t,)) for n in names)))
+    return lora_targets(spec, model)
 
 def check_lora_targets(model: nn.Module, targets):
     "`ConfigError` naming each of `targets` that matches no linear layer of `model` (a typo must not silently drop a layer)"
@@ -231,7 +231,9 @@ class AdapterSpec:
     targets: bool = False               # whether it reads --lora_target_modules
     own_group: bool = False             # its weights are used only by calling their modules, so a layer's may be an FSDP group of their own
 
-def _full_trainable(model): return [p for m in model.modules() if not isinstance(m, QuantLinear) for p in m.parameters(recurse=False)]
+def _full_trainable(model):
+    "Every parameter outside quantized layers, each once (a tied head and embedding are one parameter)"
+    return list({id(p): p for m in model.modules() if not isinstance(m, QuantLinear) for p in m.parameters(recurse=False)}.values())
 def _lora_trainable(model): return [p for m in model.modules() if isinstance(m, (LoRA, ExpertLoRA)) for p in m.adapter_parameters()]
 def _peft_trainable(model): return [p for n, p in model.named_parameters() if 'lora_' in n]
 

@@ -1,5 +1,4 @@
-"""From the state dict `--save_model` writes to a Hugging Face PEFT adapter folder, a merged model folder,
-or (for full fine-tunes and Llama-Pro) a complete model folder; and the `fsdp_qlora_convert` command.
+"""From what `--save_model` writes to a PEFT adapter folder or a merged (or complete) model folder, and the `fsdp_qlora_convert` command.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/convert.html.md"""
 
@@ -18,15 +17,16 @@ from fastcore.script import anno_parser
 from .core import *
 from types import SimpleNamespace
 from .quantize import QuantLinear, quantize_weight, load_quantized, quant_options, _matches
-from .adapters import ADAPTERS, TRAIN_TYPES, lora_targets
+from .adapters import ADAPTERS, TRAIN_TYPES, LORA_TARGETS, lora_targets
 from .moe import split_expert_adapter, peft_expert_tensors, check_expert_adapter, expert_deltas, fused_sources, to_checkpoint_names
 from .precision import PRECISIONS
-from .load import resolve_model, weight_files, empty_model
+from .load import resolve_model, weight_files, empty_model, tied_weights
 
 # %% auto #0
 __all__ = ['EXPORTS', 'CONVERT_FLAGS', 'DTYPES', 'AdapterExport', 'merge_lora', 'merge_dora', 'export_row', 'base_path',
-           'base_shapes', 'split_adapter', 'check_adapter', 'run_flags', 'peft_state_dict', 'save_peft_adapter',
-           'save_peft_beside', 'save_merged', 'quantized_weights', 'fsdp_qlora_convert', 'convert_cli']
+           'base_shapes', 'split_adapter', 'run_targets', 'check_adapter', 'run_flags', 'peft_state_dict',
+           'save_peft_adapter', 'save_peft_beside', 'save_merged', 'quantized_weights', 'fsdp_qlora_convert',
+           'convert_cli']
 
 # %% ../nbs/11_convert.ipynb #a03c33d8
 @dataclass
@@ -96,9 +96,14 @@ def split_adapter(sd: dict, row: AdapterExport) -> dict:
         need(set(ts) == set(row.roles), f"module {m} has tensors {sorted(ts)}, the adapter needs {sorted(row.roles)}")
     return out
 
+def run_targets(cfg: dict) -> tuple[str, ...]:
+    "The module names `--lora_target_modules` of the run `cfg` selected (a preset means its base model's family's)"
+    spec = cfg['lora_target_modules']
+    return lora_targets(spec, empty_model(base_path(cfg)) if spec in LORA_TARGETS else None)
+
 def check_adapter(mods: dict, cfg: dict, shapes: dict):
     "Fail unless the adapter `mods` is exactly what the flags `cfg` produce on a base with tensor `shapes`"
-    targets = lora_targets(cfg['lora_target_modules'])
+    targets = run_targets(cfg)
     want = {k[:-7] for k, s in shapes.items() if k.endswith('.weight') and len(s) == 2 and _matches(k[:-7], targets)}
     got, flag = set(mods), f"--lora_target_modules {cfg['lora_target_modules']}"
     need(not got - want, f"the state dict adapts {len(got - want)} layers that {flag} does not select on this base, e.g. {sorted(got - want)[:2]}")
@@ -137,7 +142,7 @@ def save_peft_adapter(sd: dict, cfg: dict, out, shapes: dict | None = None) -> P
     from peft import LoraConfig
     sd, experts = split_expert_adapter(sd)
     tensors = peft_state_dict(sd, cfg, shapes)
-    extra = dict(lora_dropout=cfg.get('lora_dropout', 0.0), target_modules=sorted(lora_targets(cfg['lora_target_modules'])))
+    extra = dict(lora_dropout=cfg.get('lora_dropout', 0.0), target_modules=sorted(run_targets(cfg)))
     if experts:      # fused experts: PEFT's target_parameters, and only the linear layers' names as modules (MoE notebook)
         check_expert_adapter(experts, cfg['lora_rank'], empty_model(base_path(cfg)))
         more, params = peft_expert_tensors(experts)
@@ -220,7 +225,7 @@ def quantized_weights(cfg: dict, base: Path) -> set:
     "Names of the weights the run's loader held quantized: the `QuantLinear`s of the same empty model"
     tt = TRAIN_TYPES[cfg['train_type']]
     if not tt.quant: return set()
-    m = empty_model(base, torch.float32, tt.quant, skip=('lm_head', *ADAPTERS[tt.adapter].plain(base)),
+    m = empty_model(base, torch.float32, tt.quant, skip=ADAPTERS[tt.adapter].plain(base),
                     **quant_options(tt.quant, SimpleNamespace(**cfg)))
     return {f'{n}.weight' for n, mod in m.named_modules() if isinstance(mod, QuantLinear)}
 
@@ -231,6 +236,7 @@ def _save_complete(sd, cfg, out, dtype, base, shapes, merge_into):
     need(not extra, f"the state dict holds {len(extra)} tensors this model does not have, e.g. {extra[:2]}: is --{flag} the checkpoint it was trained from?")
     for k, t in sd.items():
         need(tuple(t.shape) == shapes[k], f"{k}: trained shape {tuple(t.shape)}, the base has {shapes[k]}")
+    sd = {**sd, **{t: sd[s] for t, s in tied_weights(empty_model(base)).items() if s in sd and t in shapes}}   # a stored copy of a tied head follows the embedding
     deq = quantized_weights(cfg, base) - set(sd) if merge_into == 'dequantized' else set()
     def tensors_of(f):
         with safe_open(f, 'pt') as sf:

@@ -1,5 +1,4 @@
-"""Datasets by name or file, prompt styles that split a record into prompt and response, a tokenizing
-dataset that masks the prompt out of the loss, padding, and the distributed data loader.
+"""Datasets by name or file, prompt styles, a tokenizing dataset that masks the prompt out of the loss, padding, and the distributed data loader.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/data.html.md"""
 
@@ -19,10 +18,11 @@ from .core import *
 from .testing import assets_path
 
 # %% auto #0
-__all__ = ['ALPACA_PROMPT', 'ALPACA_PROMPT_NO_INPUT', 'GUANACO_SPLIT', 'QNA_PROMPT', 'QNA_NO_CTX_PROMPT', 'PROMPT_STYLES',
-           'DATASETS', 'FILE_READERS', 'BadRecord', 'alpaca_style', 'guanaco_style', 'qna_style', 'qna_no_ctx_style',
-           'text_style', 'format_record', 'clean_records', 'DatasetSpec', 'load_alpaca_sample', 'dummy_records',
-           'RandomTokens', 'load_hub', 'read_records', 'load_records', 'get_tokenizer', 'prompt_length',
+__all__ = ['ALPACA_PROMPT', 'ALPACA_PROMPT_NO_INPUT', 'GUANACO_SPLIT', 'QNA_PROMPT', 'QNA_NO_CTX_PROMPT', 'CHAT_ROLES',
+           'PROMPT_STYLES', 'DATASETS', 'FILE_READERS', 'ENCODERS', 'BadRecord', 'alpaca_style', 'guanaco_style',
+           'qna_style', 'qna_no_ctx_style', 'text_style', 'chat_style', 'format_record', 'clean_records', 'DatasetSpec',
+           'load_alpaca_sample', 'dummy_records', 'RandomTokens', 'load_hub', 'read_records', 'load_records',
+           'get_tokenizer', 'check_token_ids', 'prompt_length', 'chat_spans', 'chat_tokens', 'text_tokens',
            'InstructionDataset', 'make_dataset', 'check_targets', 'collate', 'make_dataloader', 'PackedDataset',
            'padding_fraction']
 
@@ -77,15 +77,31 @@ def text_style(r: dict) -> tuple[str, str]:
     "Empty prompt, response `text`"
     return '', _field(r, 'text')
 
-PROMPT_STYLES: dict[str, Callable[[dict], tuple[str, str]]] = dict(
-    alpaca=alpaca_style, guanaco=guanaco_style, qna=qna_style, qna_no_ctx=qna_no_ctx_style, text=text_style)
+CHAT_ROLES = ('system', 'user', 'assistant')
 
-def format_record(r, style: str) -> tuple[str, str]:
-    "`(prompt, response)` of record `r` in `style`; `BadRecord` if it does not fit"
+def chat_style(r: dict) -> list[dict]:
+    "The conversation of `r`: its `messages` (role, content), or an alpaca record as user (instruction + input) -> assistant (output)"
+    if 'messages' not in r:
+        ins, inp = _field(r, 'instruction'), _field(r, 'input', optional=True)
+        return [dict(role='user', content=ins + (f"\n\n{inp}" if inp.strip() else '')), dict(role='assistant', content=_field(r, 'output'))]
+    msgs = r['messages']
+    if not isinstance(msgs, list): raise BadRecord(f"field 'messages' is a {type(msgs).__name__}, not a list")
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get('role') not in CHAT_ROLES: raise BadRecord(f"message {i} has no role of {', '.join(CHAT_ROLES)}")
+        if not isinstance(m.get('content'), str): raise BadRecord(f"message {i} has no string 'content'")
+        if m['role'] == 'assistant' and not m['content'].strip(): raise BadRecord(f"message {i} is an empty assistant reply")
+    if not any(m['role'] == 'assistant' for m in msgs): raise BadRecord("no assistant message")
+    return [dict(role=m['role'], content=m['content']) for m in msgs]
+
+PROMPT_STYLES: dict[str, Callable[[dict], tuple[str, str] | list[dict]]] = dict(
+    alpaca=alpaca_style, guanaco=guanaco_style, qna=qna_style, qna_no_ctx=qna_no_ctx_style, text=text_style, chat=chat_style)
+
+def format_record(r, style: str) -> tuple[str, str] | list[dict]:
+    "`(prompt, response)` of record `r` in `style` (for `chat`, its list of messages); `BadRecord` if it does not fit"
     if not isinstance(r, dict): raise BadRecord(f"a {type(r).__name__}, not a dict")
-    prompt, response = PROMPT_STYLES[style](r)
-    if not response.strip(): raise BadRecord("empty response")
-    return prompt, response
+    out = PROMPT_STYLES[style](r)
+    if isinstance(out, tuple) and not out[1].strip(): raise BadRecord("empty response")
+    return out
 
 # %% ../nbs/06_data.ipynb #e0d44ec3
 def clean_records(records: list, style: str) -> list[dict]:
@@ -213,7 +229,8 @@ def load_records(dataset: str, dataset_format: str | None = None, samples: int |
     else:
         need(Path(dataset).exists(), f"--dataset {dataset!r} is neither a known dataset ({', '.join(DATASETS)}) "
                                      f"nor an existing .json/.jsonl/.parquet file or saved dataset folder")
-        records, style = read_records(dataset), dataset_format or 'alpaca'
+        records = read_records(dataset)
+        style = dataset_format or ('chat' if records and isinstance(records[0], dict) and 'messages' in records[0] else 'alpaca')
     records = clean_records(records, style)
     return (records[:samples] if samples else records), style
 
@@ -224,6 +241,16 @@ def get_tokenizer(path):
     if tok.pad_token is None: tok.pad_token = tok.eos_token or tok.unk_token
     return tok
 
+# %% ../nbs/06_data.ipynb #8680d2c8
+def check_token_ids(tok, vocab_size: int):
+    "`ConfigError` unless the pad and EOS ids of `tok` index the model's embedding of `vocab_size` rows"
+    for what, i in (('pad', tok.pad_token_id), ('EOS', tok.eos_token_id)):
+        need(i is None or 0 <= i < vocab_size,
+             f"the tokenizer's {what} token {getattr(tok, what.lower() + '_token')!r} has id {i}, outside the model's vocabulary of "
+             f"{vocab_size} (its input embedding's rows): set the tokenizer's pad token to one the model knows, e.g. its EOS "
+             f"(tokenizer.pad_token = tokenizer.eos_token; tokenizer.save_pretrained(<the --model_name folder>)), or resize the "
+             "model's embeddings (model.resize_token_embeddings) and save it")
+
 # %% ../nbs/06_data.ipynb #9c466326
 def prompt_length(prompt_ids: list, ids: list) -> int:
     "Number of leading tokens of `ids` that are the prompt's own tokens (`prompt_ids`)"
@@ -233,7 +260,45 @@ def prompt_length(prompt_ids: list, ids: list) -> int:
         n += 1
     return n
 
+# %% ../nbs/06_data.ipynb #be5529f0
+def chat_spans(messages: list[dict], tok) -> tuple[str, list[tuple[int, int]]]:
+    "The conversation rendered by `tok`'s chat template, and the character spans of its assistant replies"
+    render = lambda msgs, gen=False: tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+    text, spans = render(messages), []
+    for k, m in enumerate(messages):
+        if m['role'] != 'assistant': continue
+        before, upto = render(messages[:k], True), render(messages[:k+1])
+        need(upto.startswith(before) and text.startswith(upto),
+             f"the chat template of {tok.name_or_path} does not render a conversation's first messages as the start of the whole "
+             f"conversation, so --dataset_format chat cannot tell where the assistant's replies are: use --dataset_format alpaca")
+        reply = upto[len(before):].rstrip()
+        need(m['content'].strip() in reply, f"the chat template of {tok.name_or_path} rewrites the assistant's replies "
+                                            f"(reply {m['content'][:40]!r} not in its rendering): use --dataset_format alpaca")
+        spans.append((len(before), len(before) + len(reply)))
+    return text, spans
+
+def chat_tokens(messages: list[dict], tok, train_on_inputs: bool = False) -> tuple[list, list]:
+    "`input_ids` of the rendered conversation, and `labels` keeping only its assistant replies unless `train_on_inputs`"
+    text, spans = chat_spans(messages, tok)
+    enc = lambda t: tok(t, add_special_tokens=False).input_ids
+    ids = enc(text)
+    if train_on_inputs: return ids, list(ids)
+    labels = [-100]*len(ids)
+    for s, e in spans:
+        a, b = prompt_length(enc(text[:s]), ids), prompt_length(enc(text[:e]), ids)
+        labels[a:b] = ids[a:b]
+    return ids, labels
+
 # %% ../nbs/06_data.ipynb #9d73de2a
+def text_tokens(pr: tuple[str, str], tok, train_on_inputs: bool = False) -> tuple[list, list]:
+    "`input_ids` of prompt + response + EOS, and `labels` with the prompt masked unless `train_on_inputs`"
+    prompt, response = pr
+    ids = tok(prompt + response).input_ids + [tok.eos_token_id]
+    n = 0 if train_on_inputs else prompt_length(tok(prompt).input_ids, ids)
+    return ids, [-100]*n + ids[n:]
+
+ENCODERS = dict(chat=chat_tokens)   # style -> (record, tokenizer, train_on_inputs) -> (ids, labels); text_tokens for the others
+
 class InstructionDataset(Dataset):
     "Tokenized records: `input_ids` and `labels` with the prompt masked to -100"
     def __init__(self, records: list, tokenizer, style: str = 'alpaca', context_length: int = 512,
@@ -241,17 +306,18 @@ class InstructionDataset(Dataset):
         need(style in PROMPT_STYLES, f"--dataset_format {style!r} is not a prompt style: choose from {', '.join(PROMPT_STYLES)}")
         need(context_length > 0, f"--context_length must be positive, got {context_length}")
         need(tokenizer.eos_token_id is not None, "the tokenizer has no EOS token")
+        need(style != 'chat' or getattr(tokenizer, 'chat_template', None),
+             f"--dataset_format chat renders records with the tokenizer's chat template, and the tokenizer of {tokenizer.name_or_path} has none: "
+             f"use an instruct model (or a tokenizer with a chat template), or another --dataset_format ({', '.join(s for s in PROMPT_STYLES if s != 'chat')})")
         self.records, self.tok, self.style, self.context_length, self.train_on_inputs = \
             records, tokenizer, style, context_length, train_on_inputs
 
     def __len__(self): return len(self.records)
 
     def __getitem__(self, i) -> dict:
-        prompt, response = format_record(self.records[i], self.style)
-        ids = self.tok(prompt + response).input_ids + [self.tok.eos_token_id]
-        n = 0 if self.train_on_inputs else prompt_length(self.tok(prompt).input_ids, ids)
-        ids = ids[:self.context_length]
-        return dict(input_ids=ids, labels=[-100]*min(n, len(ids)) + ids[n:])
+        encode = ENCODERS.get(self.style, text_tokens)
+        ids, labels = encode(format_record(self.records[i], self.style), self.tok, self.train_on_inputs)
+        return dict(input_ids=ids[:self.context_length], labels=labels[:self.context_length])
 
 # %% ../nbs/06_data.ipynb #51c3505a
 def make_dataset(dataset: str, tokenizer, context_length: int, samples: int | None = None, seed: int = 42,

@@ -1,5 +1,4 @@
-"""The sharding table, the device mesh, `fully_shard` on each decoder layer and the root, and the
-move of the loaded weights into the sharded model, broadcasting from rank 0 with `--low_memory`.
+"""The sharding table, the device mesh, `fully_shard` per decoder layer and at the root, and the move of the loaded weights into the sharded model.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/fsdp.html.md"""
 
@@ -22,12 +21,13 @@ from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantized, is_quant
 from .precision import Precision, PRECISIONS, apply_precision
 from .load import trim_host_heap
+from .families import MODEL_FAMILIES, layer_classes, model_type
 
 # %% auto #0
-__all__ = ['SHARDINGS', 'FAMILIES', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves',
-           'shard_model', 'needs_fsdp', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers',
-           'capture_real', 'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants',
-           'bit_exact_check', 'run_torchrun']
+__all__ = ['SHARDINGS', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves', 'shard_model',
+           'needs_fsdp', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers', 'capture_real',
+           'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants', 'bit_exact_check',
+           'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -53,18 +53,11 @@ def make_mesh(sharding: Sharding, device_type: str, world: int, local_world: int
     return init_device_mesh(device_type, (world//shard, shard), mesh_dim_names=('replicate', 'shard'))
 
 # %% ../nbs/07_fsdp.ipynb #b763f4cd
-FAMILIES = {
-    'llama':   'LlamaDecoderLayer',
-    'mistral': 'MistralDecoderLayer',
-    'qwen2':   'Qwen2DecoderLayer',
-}
-
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
     "The decoder layers of `model` (a transformers model, possibly inside a PEFT wrapper)"
-    base = model.get_base_model() if hasattr(model, 'get_base_model') else model
-    names = {FAMILIES[base.config.model_type]} if base.config.model_type in FAMILIES else set(base._no_split_modules or [])
+    names = layer_classes(model)
     layers = [m for m in model.modules() if any(c.__name__ in names for c in type(m).__mro__)]   # also FSDP<Layer> after fully_shard
-    need(layers, f"found no decoder layers ({names}) in a {base.config.model_type} model: add its family to FAMILIES")
+    need(layers, f"found no decoder layers ({names}) in a {model_type(model)} model: add its family to MODEL_FAMILIES (families chapter)")
     return layers
 
 def trainable_leaves(layer: nn.Module) -> list[nn.Module]:
@@ -108,7 +101,7 @@ def prenorm_halves(layer: nn.Module) -> list:
     "A pre-norm layer's two halves, each with the module whose projections it calls"
     return [(MethodType(_attention_half, layer), layer.self_attn), (MethodType(_mlp_half, layer), layer.mlp)]
 
-HALVES = {FAMILIES[f]: prenorm_halves for f in ('llama', 'mistral', 'qwen2')}
+HALVES = {row.layer: prenorm_halves for row in MODEL_FAMILIES.values() if row.prenorm}   # the family table says which layers are pre-norm
 
 def layer_halves(layer: nn.Module) -> list:
     "`layer`'s residual halves as (function, module) pairs, from the `HALVES` row of its class"
@@ -165,17 +158,36 @@ def keep_pinned(model: nn.Module, storages: list):
 
 TRIM_EVERY = 2**30    # bytes of loaded host tensors dropped between two trims of the heap in `materialize`
 
+def _own_tensors(mod): return list(chain(mod.named_parameters(recurse=False, remove_duplicate=False), mod.named_buffers(recurse=False)))
+
+def _tensor_owners(model: nn.Module) -> dict:
+    "{id of each tensor of `model`: (module, name) through which `materialize` first reaches it}"
+    owner = {}
+    for _, mod in model.named_modules():
+        for n, t in _own_tensors(mod): owner.setdefault(id(t), (mod, n))
+    return owner
+
+def _retie(mod: nn.Module, owner: dict) -> bool:
+    "Point `mod`'s tensors that an earlier module owns (a tied head) at that module's filled ones; True if it has no tensor of its own"
+    own = _own_tensors(mod)
+    tied = {n: o for n, t in own if (o := owner[id(t)])[0] is not mod}
+    need(not tied or len(tied) == len(own), f"{type(mod).__name__} shares some but not all of its tensors with an earlier module: "
+         "materialize cannot allocate it without losing the shared ones")
+    for n, (om, on) in tied.items():
+        (mod._parameters if n in mod._parameters else mod._buffers)[n] = getattr(om, on)
+    return bool(tied)
+
 @torch.no_grad()
 def materialize(model: nn.Module, device, loaded: dict, shared: dict, from_rank0: bool, pin: bool = False, on_device=None):
     "Allocate the sharded `model` on `device` (split-off trainable modules on `on_device`) module by module, filling it from `loaded` and `shared`"
-    done, pinned, home, freed = set(), [], device, 0
+    pinned, home, freed, owner = [], device, 0, _tensor_owners(model)
     for mn, mod in model.named_modules():
         if freed >= TRIM_EVERY: trim_host_heap(); freed = 0
+        if _retie(mod, owner): continue                  # a tied head: its weight was filled as the embedding's
         device = on_device if on_device is not None and getattr(mod, '_fsdp_qlora_on_device', False) else home
         mod.to_empty(device=device, recurse=False)     # this module's shards only: the host never holds all shards and all of `loaded`
         for n, t in chain(mod.named_parameters(recurse=False), mod.named_buffers(recurse=False)):
-            if id(t) in done: continue                   # a tied tensor, filled under its first name
-            done.add(id(t)); name = f"{mn}.{n}" if mn else n
+            name = f"{mn}.{n}" if mn else n
             if name in shared: full, src = shared[name], None
             else:
                 need(name in loaded or from_rank0 and not is_rank0(), f"no value for {name}: not in the checkpoint and not initialised")

@@ -1,5 +1,4 @@
-"""Find a checkpoint (local folder or the local Hugging Face cache), build the model empty on the
-`meta` device, and stream its weights from safetensors shards, quantizing each tensor as it arrives.
+"""Find a checkpoint, build the model empty on the `meta` device, and stream its weights from safetensors shards, quantizing each tensor as it arrives.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/load.html.md"""
 
@@ -18,12 +17,13 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from accelerate import init_empty_weights
 from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_linears, is_quant
+from .families import family
 from .moe import QuantStack, quantize_stack, quantize_experts, CheckpointKeys
 
 # %% auto #0
-__all__ = ['QUANT_CONFIG', 'resolve_model', 'weight_files', 'attn_implementation', 'empty_model', 'loading_workers',
-           'saved_quant', 'check_saved_quant', 'trim_host_heap', 'release_pages', 'load_weights', 'save_quantized',
-           'write_random_checkpoint', 'write_random_quantized']
+__all__ = ['ATTENTIONS', 'QUANT_CONFIG', 'resolve_model', 'weight_files', 'tied_weights', 'tied_modules', 'quant_skip',
+           'empty_model', 'loading_workers', 'saved_quant', 'check_saved_quant', 'trim_host_heap', 'release_pages',
+           'load_weights', 'save_quantized', 'write_random_checkpoint', 'write_random_quantized']
 
 # %% ../nbs/05_load.ipynb #bd348b5b
 def resolve_model(name: str) -> Path:
@@ -58,17 +58,39 @@ def weight_files(path: Path) -> list[Path]:
     raise ConfigError(f"{path} holds no *.safetensors weights")
 
 # %% ../nbs/05_load.ipynb #7fe925da
-def attn_implementation(cfg) -> str:
-    "SDPA where the model class supports it, else eager attention (gpt-oss: its attention sinks)"
-    return 'sdpa' if getattr(AutoModelForCausalLM._model_mapping[type(cfg)], '_supports_sdpa', False) else 'eager'
+def tied_weights(model: nn.Module) -> dict:
+    "{tied parameter: the parameter it shares} of `model`, transformers' own mapping for its config (empty when nothing is tied)"
+    base = model.get_base_model() if hasattr(model, 'get_base_model') else model
+    return dict(getattr(base, 'all_tied_weights_keys', None) or {})
 
-def empty_model(path: Path, dtype: torch.dtype = torch.bfloat16, quant: str | None = None, skip=('lm_head',), **quant_opts) -> nn.Module:
-    "The model of the checkpoint at `path` with parameters on `meta`, linear layers quantized by `quant` if given"
+def tied_modules(model: nn.Module) -> tuple[str, ...]:
+    "Names of the modules on either side of a tie (e.g. `lm_head`, `model.embed_tokens`): never quantized"
+    return tuple(sorted({k.rpartition('.')[0] for pair in tied_weights(model).items() for k in pair}))
+
+ATTENTIONS = {'auto': None, 'sdpa': 'sdpa', 'eager': 'eager', 'flash_attention_2': 'flash_attention_2'}  # --attn_implementation -> transformers' name (None: its own choice)
+
+def quant_skip(model: nn.Module) -> tuple[str, ...]:
+    "Linear layers the quantizer leaves alone: the family row's (the head for a family without a row) and both sides of a tie"
+    row = family(model)
+    return (*(row.skip if row else ('lm_head',)), *tied_modules(model))
+
+def _from_config(cfg, dtype, attn: str):
+    "transformers' model of `cfg` with attention `attn`; its refusal (unsupported by the class, package missing) as a `ConfigError`"
+    need(attn in ATTENTIONS, f"--attn_implementation {attn!r} is not one of: {', '.join(ATTENTIONS)}")
+    try: return AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=ATTENTIONS[attn])
+    except (ValueError, ImportError) as e:
+        if attn == 'auto': raise
+        raise ConfigError(f"--attn_implementation {attn} does not work for this {cfg.model_type} model here; transformers says: "
+                          f"{str(e).splitlines()[0][:300]} Use --attn_implementation auto (transformers' choice for the model) or eager.") from None
+
+def empty_model(path: Path, dtype: torch.dtype = torch.bfloat16, quant: str | None = None, skip=(), attn: str = 'auto',
+                **quant_opts) -> nn.Module:
+    "The model of the checkpoint at `path` with parameters on `meta` (tied as its config says), linear layers quantized by `quant` if given"
     cfg = AutoConfig.from_pretrained(path)
-    with init_empty_weights(include_buffers=False):
-        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn_implementation(cfg))
+    with init_empty_weights(include_buffers=False): model = _from_config(cfg, dtype, attn)
+    model.tie_weights()    # the context manager re-registered lm_head's weight: tie again, transformers' way
     if quant:
-        quantize_linears(model, quant, skip=skip, compute_dtype=dtype, **quant_opts)
+        quantize_linears(model, quant, skip=(*skip, *quant_skip(model)), compute_dtype=dtype, **quant_opts)
         quantize_experts(model, quant, compute_dtype=dtype, **quant_opts)    # fused experts of MoE models (MoE notebook)
     return model
 
@@ -157,6 +179,14 @@ def _load_tensor(sf, f, k, modules, expected, prequant, device, keep_on, t=None,
     return {k: kept}
 
 # %% ../nbs/05_load.ipynb #bbccdca5
+def _tie_hint(model, missing) -> str:
+    "Why an untied model may lack its output head: the config says it is not tied"
+    out = model.get_output_embeddings() if hasattr(model, 'get_output_embeddings') else None
+    name = next((n for n, m in model.named_modules() if m is out), None) if out is not None else None
+    if name is None or f"{name}.weight" not in missing or tied_weights(model): return ''
+    return (f" ({name}.weight is the output head: config.json has tie_word_embeddings false; if the head shares the input "
+            "embedding, set it true)")
+
 @torch.no_grad()
 def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', workers: int = 1, progress: bool = True) -> dict:
     "Stream the safetensors weights at `path` into a state dict for `model`, quantizing `QuantLinear` weights on `device`"
@@ -193,7 +223,7 @@ def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', work
                     for j in jobs: j.exception() if not j.cancelled() else None  # let running reads finish before the file closes
                     raise
     missing = [n for n in expected if n not in sd]
-    need(not missing, f"the checkpoint at {path} lacks {len(missing)} tensors the model needs: {', '.join(missing[:5])}")
+    need(not missing, f"the checkpoint at {path} lacks {len(missing)} tensors the model needs: {', '.join(missing[:5])}{_tie_hint(model, missing)}")
     return sd
 
 # %% ../nbs/05_load.ipynb #e373a205

