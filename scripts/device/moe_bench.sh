@@ -4,7 +4,8 @@
 # 2. writes a Qwen3-30B-A3B-shaped checkpoint (LAYERS decoder layers, default all 48; 128 experts, top 8) with random weights
 #    directly in NF4 (write_random_quantized: never a bf16 copy, ~17 GB for 48 layers), then trains custom_qlora on it for
 #    MAX_STEPS steps with each --experts_kernel: tokens/s, peak GPU memory and host RSS per step (stdout lines).
-# Results: $OUT/moe_gemm.jsonl, $OUT/moe_train_<kernel>.log. Env: LAYERS, MAX_STEPS, CTX, FLAGS (extra train flags).
+# Results: $OUT/moe_gemm.jsonl, $OUT/moe_train_<kernel>.log. Env: LAYERS, MAX_STEPS, CTX, FLAGS (extra train flags; default
+# --compile false: the expert loop syncs on the hit experts, untried under torch.compile).
 set -o pipefail
 source scripts/device/env.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv
@@ -26,6 +27,6 @@ for K in loop grouped; do
   echo "== --experts_kernel $K"
   python3 -c "from fsdp_qlora.cli import train_cli; train_cli()" --model_name $CK --train_type custom_qlora --world_size 1 --batch_size 1 \
     --context_length ${CTX:-2048} --dataset random_tokens --dataset_samples 16 --max_steps ${MAX_STEPS:-6} --lora_rank 16 --lora_alpha 32 \
-    --lora_dropout 0 --lora_target_modules all --log_to stdout --experts_kernel $K ${FLAGS:-} 2>&1 \
+    --lora_dropout 0 --lora_target_modules all --log_to stdout --experts_kernel $K ${FLAGS:---compile false} 2>&1 \
     | grep -E "^step|peak|Loaded|Sharded|trainable|Error|error" | tee $OUT/moe_train_$K.log
 done
