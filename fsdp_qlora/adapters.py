@@ -17,11 +17,12 @@ from fastcore.basics import store_attr
 from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, _matches
 from .families import MODEL_FAMILIES, family, family_presets, model_type
+from .moe import QuantStack, ExpertLoRA, EXPERT_WEIGHTS, is_moe
 
 # %% auto #0
-__all__ = ['LORA_TARGETS', 'LLAMA_PRO_KEY', 'ADAPTERS', 'TRAIN_TYPES', 'LoRA', 'lora_targets', 'add_lora', 'check_lora_targets',
-           'base_weight', 'DoRA', 'init_dora', 'add_peft_lora', 'llama_pro_new_layers', 'AdapterSpec', 'TrainType',
-           'freeze', 'trainable_summary']
+__all__ = ['LORA_TARGETS', 'LLAMA_PRO_KEY', 'ADAPTERS', 'TRAIN_TYPES', 'LoRA', 'lora_targets', 'add_lora', 'adapter_class',
+           'model_targets', 'check_lora_targets', 'base_weight', 'DoRA', 'init_dora', 'add_peft_lora',
+           'llama_pro_new_layers', 'AdapterSpec', 'TrainType', 'freeze', 'trainable_summary']
 
 # %% ../nbs/03_adapters.ipynb #b53064dd
 class LoRA(nn.Module):
@@ -78,8 +79,23 @@ def add_lora(model: nn.Module, targets, r=8, alpha=16, dropout=0.1, dtype=torch.
         for cname, child in list(parent.named_children()):
             full = f"{pname}.{cname}" if pname else cname
             if _matches(full, targets) and hasattr(child, 'in_features'):
-                setattr(parent, cname, cls(child, r=r, alpha=alpha, dropout=dropout, dtype=dtype))
+                setattr(parent, cname, adapter_class(child, cls)(child, r=r, alpha=alpha, dropout=dropout, dtype=dtype))
     return model
+
+def adapter_class(layer: nn.Module, cls=LoRA):
+    "The adapter for `layer`: `cls`, or `ExpertLoRA` for a stack of quantized experts (MoE notebook)"
+    if not isinstance(layer, QuantStack): return cls
+    need(cls is LoRA, f"{cls.__name__} on fused experts is not built (LoRA is): leave the experts out of --lora_target_modules, "
+                      "e.g. --lora_target_modules q_proj,k_proj,v_proj,o_proj")
+    return ExpertLoRA
+
+def model_targets(model: nn.Module, spec: str) -> tuple[str, ...]:
+    "`lora_targets(spec, model)`; a preset on a mixture-of-experts model takes its expert stacks too (found as linear layers), so they must be quantized"
+    need(spec not in LORA_TARGETS or not is_moe(model) or any(isinstance(m, QuantStack) for m in model.modules()),
+         f"--lora_target_modules {spec} on a mixture-of-experts model adapts its experts, which needs a quantized train type "
+         "(custom_qlora, qlora, hqq_lora): LoRA on unquantized fused experts is not built. Name the attention projections instead, "
+         "e.g. --lora_target_modules q_proj,k_proj,v_proj,o_proj")
+    return lora_targets(spec, model)
 
 def check_lora_targets(model: nn.Module, targets):
     "`ConfigError` naming each of `targets` that matches no linear layer of `model` (a typo must not silently drop a layer)"
@@ -148,6 +164,12 @@ def add_peft_lora(model: nn.Module, targets, r=8, alpha=16, dropout=0.1, dtype=t
     "Hugging Face PEFT LoRA on `targets` (our `QuantLinear`s included); adapters real on the CPU"
     from peft import LoraConfig, get_peft_model
     from peft.tuners.lora.layer import Linear as PeftLoraLinear, LoraLayer
+    stacks = [n for n, m in model.named_modules() if isinstance(m, QuantStack) and _matches(n, targets)]
+    if stacks:      # fused experts: our ExpertLoRA (PEFT's target_parameters adds its delta to a float weight; see the MoE notebook)
+        linear = [n for n, m in model.named_modules() if hasattr(m, 'in_features') and not isinstance(m, QuantStack) and _matches(n, targets)]
+        need(linear, f"--lora_target_modules {','.join(targets)} selects only fused experts; the PEFT route needs a linear layer too, e.g. q_proj")
+        add_lora(model, [n for n in stacks], r=r, alpha=alpha, dropout=dropout, dtype=dtype)
+        targets = linear
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), bias='none', task_type='CAUSAL_LM')
     cfg._register_custom_module({QuantLinear: PeftLoraLinear})
     import warnings
@@ -212,7 +234,7 @@ class AdapterSpec:
 def _full_trainable(model):
     "Every parameter outside quantized layers, each once (a tied head and embedding are one parameter)"
     return list({id(p): p for m in model.modules() if not isinstance(m, QuantLinear) for p in m.parameters(recurse=False)}.values())
-def _lora_trainable(model): return [p for m in model.modules() if isinstance(m, LoRA) for p in m.adapter_parameters()]
+def _lora_trainable(model): return [p for m in model.modules() if isinstance(m, (LoRA, ExpertLoRA)) for p in m.adapter_parameters()]
 def _peft_trainable(model): return [p for n, p in model.named_parameters() if 'lora_' in n]
 
 ADAPTERS = {

@@ -19,7 +19,8 @@ import torch.multiprocessing as mp
 from fastcore.script import anno_parser, bool_arg, call_parse
 from .core import *
 from .quantize import QUANT_BACKENDS, quant_options
-from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets
+from .adapters import TRAIN_TYPES, LORA_TARGETS, ADAPTERS, check_lora_targets, lora_targets, model_targets
+from .moe import is_moe, EXPERT_KERNELS
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS, decoder_layers, kept_layers, layer_halves
 from .data import DATASETS, PROMPT_STYLES, check_token_ids, get_tokenizer
@@ -105,6 +106,8 @@ def fsdp_qlora_train(
     resume_from: str = None, # Continue a run from a checkpoint folder, or 'latest' (the newest complete one in output_dir/checkpoints; none: start afresh)
     compile: auto_bool = 'auto', # auto (on for a GPU), true or false: torch.compile each decoder layer (the first steps compile; see the speed notebook)
     loss: Annotated[str, dict(choices=[AUTO, *LOSSES])] = 'auto', # Cross-entropy: auto (chunked on a GPU, standard on the CPU), standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
+    router_aux_loss_coef: float = None, # Mixture-of-experts models: weight of the router's load-balancing loss added to the loss (default: the model config's; 0 logs it without training on it)
+    experts_kernel: Annotated[str, _choices(EXPERT_KERNELS)] = 'loop', # Mixture-of-experts models: quantized experts run one after another (loop) or as one grouped GEMM per projection (grouped; bf16 on GPUs)
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -123,7 +126,8 @@ def validate(cfg):
     "Raise `ConfigError` for flags or files that cannot work (after `auto` flags are resolved for this machine)"
     resolve_speed(cfg)
     for flag, table in [('train_type', TRAIN_TYPES), ('precision', PRECISIONS), ('sharding_strategy', SHARDINGS),
-                        ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES), ('lora_dropout_kernel', LORA_DROPOUTS)]:
+                        ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES), ('lora_dropout_kernel', LORA_DROPOUTS),
+                        ('experts_kernel', EXPERT_KERNELS)]:
         v = getattr(cfg, flag)
         need(v in table, f"--{flag} {v!r} is not one of: {', '.join(table)}")
     need(cfg.log_to in ('tqdm', 'stdout', 'wandb'), f"--log_to {cfg.log_to!r} is not one of: tqdm, stdout, wandb")
@@ -149,11 +153,14 @@ def validate(cfg):
         need(not getattr(cfg, other), f"--{other} is not read by --train_type {cfg.train_type}: drop it or use a train type that reads it")
     path = resolve_model(getattr(cfg, flag))
     weight_files(path); ADAPTERS[tt.adapter].plain(path)
-    skeleton = empty_model(path, attn=cfg.attn_implementation)          # transformers refuses an attention the class or installation lacks
+    skeleton = empty_model(path, quant=tt.quant, attn=cfg.attn_implementation, **quant_options(tt.quant, cfg, TrainConfig()))   # quantized as the run's: fused experts become stacks (MoE notebook); transformers refuses an attention the class or installation lacks
     need(not cfg.packing or packs_by_position(skeleton), f"--packing: a {skeleton.config.model_type} model builds its attention mask without "
          "transformers' masking utilities, so packed samples would attend to each other: train without --packing")
-    if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, lora_targets(cfg.lora_target_modules, skeleton))
+    if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, model_targets(skeleton, cfg.lora_target_modules))
     check_token_ids(get_tokenizer(path), skeleton.get_input_embeddings().num_embeddings)
+    if cfg.router_aux_loss_coef is not None:
+        need(is_moe(skeleton), f"--router_aux_loss_coef: {path.name} is not a mixture-of-experts model (no router to balance): leave the flag unset")
+        need(cfg.router_aux_loss_coef >= 0, f"--router_aux_loss_coef must be >= 0, got {cfg.router_aux_loss_coef}")
     need(cfg.keep_activations == 0 or cfg.use_gradient_checkpointing,
          f"--keep_activations {cfg.keep_activations} chooses layers exempt from checkpointing; without --use_gradient_checkpointing every layer keeps them")
     kept_layers(len(decoder_layers(skeleton)), cfg.keep_activations)

@@ -18,6 +18,7 @@ from .core import *
 from types import SimpleNamespace
 from .quantize import QuantLinear, quantize_weight, load_quantized, quant_options, _matches
 from .adapters import ADAPTERS, TRAIN_TYPES, LORA_TARGETS, lora_targets
+from .moe import split_expert_adapter, peft_expert_tensors, check_expert_adapter, expert_deltas, fused_sources, to_checkpoint_names
 from .precision import PRECISIONS
 from .load import resolve_model, weight_files, empty_model, tied_weights
 
@@ -73,13 +74,14 @@ def base_path(cfg: dict) -> Path:
     return resolve_model(cfg[flag])
 
 # %% ../nbs/11_convert.ipynb #dca05b72
-def base_shapes(path) -> dict:
-    "{tensor name: shape} of the checkpoint at `path`, from the safetensors headers"
+def base_shapes(path, keep_fused: bool = False) -> dict:
+    "{tensor name: shape} of the checkpoint at `path`, from the safetensors headers; without per-expert tensors that transformers fuses (MoE notebook) unless `keep_fused`"
     shapes = {}
     for f in weight_files(Path(path)):
         with safe_open(f, 'pt') as sf:
             for k in sf.keys(): shapes[k] = tuple(sf.get_slice(k).get_shape())
-    return shapes
+    fused = set() if keep_fused else fused_sources(empty_model(Path(path)), shapes)
+    return {k: s for k, s in shapes.items() if k not in fused}
 
 def split_adapter(sd: dict, row: AdapterExport) -> dict:
     "{module: {role: tensor}} of the adapter state dict `sd`"
@@ -138,9 +140,15 @@ def peft_state_dict(sd: dict, cfg: dict, shapes: dict | None = None) -> dict:
 def save_peft_adapter(sd: dict, cfg: dict, out, shapes: dict | None = None) -> Path:
     "Write the adapter `sd` of the run `cfg` as a PEFT adapter folder `out` (atomically)"
     from peft import LoraConfig
+    sd, experts = split_expert_adapter(sd)
     tensors = peft_state_dict(sd, cfg, shapes)
-    lc = LoraConfig(r=cfg['lora_rank'], lora_alpha=cfg['lora_alpha'], lora_dropout=cfg.get('lora_dropout', 0.0),
-                    target_modules=sorted(run_targets(cfg)), use_dora=export_row(cfg).use_dora,
+    extra = dict(lora_dropout=cfg.get('lora_dropout', 0.0), target_modules=sorted(run_targets(cfg)))
+    if experts:      # fused experts: PEFT's target_parameters, and only the linear layers' names as modules (MoE notebook)
+        check_expert_adapter(experts, cfg['lora_rank'], empty_model(base_path(cfg)))
+        more, params = peft_expert_tensors(experts)
+        extra = dict(target_parameters=params, lora_dropout=0.0, target_modules=sorted({k.split('.lora_')[0].rpartition('.')[2] for k in tensors}))
+        tensors.update(more)
+    lc = LoraConfig(r=cfg['lora_rank'], lora_alpha=cfg['lora_alpha'], **extra, use_dora=export_row(cfg).use_dora,
                     bias='none', task_type='CAUSAL_LM', base_model_name_or_path=str(cfg['model_name']))
     with atomic_path(out, is_dir=True) as tmp:
         lc.save_pretrained(tmp)
@@ -188,12 +196,21 @@ def save_merged(sd: dict, cfg: dict, out, dtype=torch.bfloat16, merge_into: str 
     quant = TRAIN_TYPES[cfg['train_type']].quant
     need(merge_into == 'original' or quant, f"--merge_into dequantized needs a quantized train type, not {cfg['train_type']}")
     shapes = base_shapes(base)
-    if not row.peft: return _save_complete(sd, cfg, out, dtype, base, shapes, merge_into)
+    if not row.peft: return _save_complete(to_checkpoint_names(sd, empty_model(base)), cfg, out, dtype, base, base_shapes(base, keep_fused=True), merge_into)
+    sd, experts = split_expert_adapter(sd)
     mods = split_adapter(sd, row); check_adapter(mods, cfg, shapes)
-    scaling = cfg['lora_alpha']/cfg['lora_rank']
+    scaling, deltas = cfg['lora_alpha']/cfg['lora_rank'], {}
+    if experts:      # fused experts: per-expert updates in the checkpoint's names (MoE notebook)
+        skeleton = empty_model(base); check_expert_adapter(experts, cfg['lora_rank'], skeleton)
+        deltas = expert_deltas(experts, scaling, skeleton)
     def tensors_of(f):
         with safe_open(f, 'pt') as sf:
             ts = {k: sf.get_tensor(k) for k in sf.keys()}
+        for k in set(ts) & set(deltas):
+            need(merge_into == 'original' or ts[k].dim() == 2, f"--merge_into dequantized: {k} is a fused 3-D expert weight in the checkpoint; "
+                 "merge into the original weights (--merge_into original)")
+            W = _quant_roundtrip(ts[k], cfg) if merge_into == 'dequantized' else ts[k].float()
+            ts[k] = W + deltas[k]
         for k in ts:
             m = k.removesuffix('.weight')
             if m not in mods: continue
@@ -201,7 +218,7 @@ def save_merged(sd: dict, cfg: dict, out, dtype=torch.bfloat16, merge_into: str 
             ts[k] = row.merge(W, {r: t.float() for r, t in mods[m].items()}, scaling)
         return ts
     _write_model(base, out, tensors_of, dtype)
-    rprint(f"Wrote merged model ({len(mods)} adapted layers, {merge_into} base weights, {dtype}) to {out}")
+    rprint(f"Wrote merged model ({len(mods)} adapted layers{f', {len(experts)} adapted expert weights' if experts else ''}, {merge_into} base weights, {dtype}) to {out}")
     return Path(out)
 
 def quantized_weights(cfg: dict, base: Path) -> set:

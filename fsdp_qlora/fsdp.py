@@ -18,7 +18,7 @@ from torch.distributed.device_mesh import init_device_mesh, DeviceMesh
 from torch.distributed.fsdp import fully_shard, CPUOffloadPolicy, OffloadPolicy
 from torch.distributed.tensor import DTensor, distribute_tensor
 from .core import *
-from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantized
+from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, load_quantized, is_quant
 from .precision import Precision, PRECISIONS, apply_precision
 from .load import trim_host_heap
 from .families import MODEL_FAMILIES, layer_classes, model_type
@@ -212,7 +212,7 @@ def check_model(model: nn.Module, trainable_names=None):
     meta = [n for n, t in chain(model.named_parameters(), model.named_buffers()) if t.is_meta]
     need(not meta, f"{len(meta)} tensors were never loaded, e.g. {meta[:3]}")
     for mn, m in model.named_modules():
-        if not isinstance(m, QuantLinear): continue
+        if not is_quant(m): continue
         for n in m.quant_names():
             t = getattr(m, n)
             need(t.dtype == torch.float32 and not t.requires_grad, f"{mn}.{n} is {t.dtype} (requires_grad={t.requires_grad}): "

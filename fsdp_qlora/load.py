@@ -16,8 +16,9 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForCausalLM
 from accelerate import init_empty_weights
 from .core import *
-from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_linears
+from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_linears, is_quant
 from .families import family
+from .moe import QuantStack, quantize_stack, quantize_experts, CheckpointKeys
 
 # %% auto #0
 __all__ = ['ATTENTIONS', 'QUANT_CONFIG', 'resolve_model', 'weight_files', 'tied_weights', 'tied_modules', 'quant_skip',
@@ -88,7 +89,9 @@ def empty_model(path: Path, dtype: torch.dtype = torch.bfloat16, quant: str | No
     cfg = AutoConfig.from_pretrained(path)
     with init_empty_weights(include_buffers=False): model = _from_config(cfg, dtype, attn)
     model.tie_weights()    # the context manager re-registered lm_head's weight: tie again, transformers' way
-    if quant: quantize_linears(model, quant, skip=(*skip, *quant_skip(model)), compute_dtype=dtype, **quant_opts)
+    if quant:
+        quantize_linears(model, quant, skip=(*skip, *quant_skip(model)), compute_dtype=dtype, **quant_opts)
+        quantize_experts(model, quant, compute_dtype=dtype, **quant_opts)    # fused experts of MoE models (MoE notebook)
     return model
 
 # %% ../nbs/05_load.ipynb #4a8fbb0e
@@ -144,10 +147,22 @@ def _open_shard(f: Path):
     try: return safe_open(f, 'pt', device='cpu')
     except Exception as e: raise ConfigError(f"cannot read {f}: {e} (truncated or corrupt file?)") from None
 
-def _load_tensor(sf, f, k, mod, mod_name, pname, expected, prequant, device, keep_on) -> dict:
-    "Read tensor `k` from the open shard `sf`; returns what the model keeps of it (quantized for a `QuantLinear` weight)"
-    try: t = sf.get_tensor(k)
+def _keys_of(f: Path) -> list[str]:
+    with _open_shard(f) as sf: return list(sf.keys())
+
+def _read(sf, f, k) -> torch.Tensor:
+    try: return sf.get_tensor(k)
     except Exception as e: raise ConfigError(f"cannot read tensor {k} from {f}: {e}") from None
+
+def _load_tensor(sf, f, k, modules, expected, prequant, device, keep_on, t=None, src=None) -> dict:
+    "Tensor `k` (the model's name; `src` in the file) read from the open shard `sf`, or given as `t`; returns what the model keeps of it (quantized for a `QuantLinear` weight or a `QuantStack`)"
+    t = _read(sf, f, src or k) if t is None else t
+    mod_name, _, pname = k.rpartition('.')
+    mod, stack = modules.get(mod_name), modules.get(k)
+    if isinstance(stack, QuantStack) and not prequant:     # a fused expert weight (MoE notebook)
+        qt = {f"{k}.{qn}": q.to(keep_on) for qn, q in quantize_stack(stack, t.to(device, stack.compute_dtype)).items()}
+        del t; trim_host_heap()
+        return qt
     if isinstance(mod, QuantLinear) and pname == 'weight' and not prequant:
         need(tuple(t.shape) == (mod.out_features, mod.in_features),
              f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {(mod.out_features, mod.in_features)}")
@@ -157,7 +172,7 @@ def _load_tensor(sf, f, k, mod, mod_name, pname, expected, prequant, device, kee
         return qt
     ref = expected[k]
     need(t.shape == ref.shape, f"tensor {k} in {f.name} has shape {tuple(t.shape)}, config.json says {tuple(ref.shape)}")
-    if isinstance(mod, QuantLinear) and pname in mod.quant_names():
+    if is_quant(mod) and pname in mod.quant_names():
         need(t.dtype == torch.float32, f"quantized tensor {k} in {f.name} is {t.dtype}; it must be float32-stored bytes")
     kept = t.to(keep_on, ref.dtype, copy=True)   # a copy: `t` lives in the memory map of the whole shard file
     release_pages(t)
@@ -182,18 +197,25 @@ def load_weights(path: Path, model: nn.Module, device='cpu', keep_on='cpu', work
         ql = next((m for m in model.modules() if isinstance(m, QuantLinear)), None)
         check_saved_quant(path, ql and ql.backend.name, ql.opts if ql else {})
     files, device = weight_files(path), torch.device(device)
+    names = None if prequant else CheckpointKeys(model, [k for f in files for k in _keys_of(f)])   # transformers' renaming and expert fusing (MoE notebook)
     if device.type == 'cuda' and device.index is None: device = torch.device('cuda', torch.cuda.current_device())  # 'cuda' = this process's GPU
     init = dict(initializer=torch.cuda.set_device, initargs=(device,)) if device.type == 'cuda' else {}  # a thread's current GPU is its own
     with ThreadPoolExecutor(loading_workers(workers, model, device), **init) as pool:
         for f in tqdm(files, desc='Loading shards', disable=not (progress and is_rank0())):
             with _open_shard(f) as sf:
                 jobs = []
-                for k in sf.keys():
+                for src in sf.keys():
+                    if names and names.is_fused(src):      # one expert's tensor: fused with the others once all are read
+                        t = _read(sf, f, src)
+                        fused = names.add(src, t.clone()); release_pages(t)
+                        jobs += [pool.submit(_load_tensor, None, f, k, modules, expected, prequant, device, keep_on, ft) for k, ft in fused.items()]
+                        continue
+                    k = names.name(src) if names else src
                     mod_name, _, pname = k.rpartition('.')
                     mod = modules.get(mod_name)
-                    quant_src = isinstance(mod, QuantLinear) and pname == 'weight' and not prequant
+                    quant_src = (isinstance(mod, QuantLinear) and pname == 'weight' or isinstance(modules.get(k), QuantStack)) and not prequant
                     if mod is None or k not in expected and not quant_src: continue   # e.g. saved rotary buffers
-                    jobs.append(pool.submit(_load_tensor, sf, f, k, mod, mod_name, pname, expected, prequant, device, keep_on))
+                    jobs.append(pool.submit(_load_tensor, sf, f, k, modules, expected, prequant, device, keep_on, src=src))
                 try:
                     for j in jobs: sd.update(j.result())
                 except BaseException:
@@ -270,6 +292,7 @@ def write_random_quantized(path, config, backend: str = 'bnb', shard_bytes: int 
         rand = lambda shape: torch.randn(shape, generator=g, device=device).mul_(0.02).to(dtype)
         for mname, m in model.named_modules():
             if isinstance(m, QuantLinear): ts = {f"{mname}.{k}": v for k, v in quantize_weight(m, rand((m.out_features, m.in_features))).items()}
+            elif isinstance(m, QuantStack): ts = {f"{mname}.{k}": v for k, v in quantize_stack(m, rand(m.source_shape)).items()}
             else: ts = {f"{mname}.{k}" if mname else k: (torch.ones(p.shape, dtype=dtype) if p.dim() == 1 else rand(p.shape))
                         for k, p in m.named_parameters(recurse=False)}
             for k, t in ts.items():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch, torch.nn as nn
 from torch.distributed.fsdp import MixedPrecisionPolicy
 from .core import *
-from .quantize import QuantLinear
+from .quantize import QuantLinear, is_quant
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'NoScaler', 'Precision', 'apply_precision']
@@ -71,9 +71,9 @@ PRECISIONS = {p.name: p for p in [
 @torch.no_grad()
 def apply_precision(model: nn.Module, prec: Precision) -> nn.Module:
     "Store `model`'s parameters and buffers as `prec` says; quantized tensors are left as they are"
-    quant = {id(getattr(m, n)) for m in model.modules() if isinstance(m, QuantLinear) for n in m.quant_names()}
+    quant = {id(getattr(m, n)) for m in model.modules() if is_quant(m) for n in m.quant_names()}
     for m in model.modules():
-        if isinstance(m, QuantLinear): m.compute_dtype = prec.compute_dtype
+        if is_quant(m): m.compute_dtype = prec.compute_dtype
         for n, p in m.named_parameters(recurse=False):
             if id(p) not in quant and p.is_floating_point(): p.data = p.data.to(prec.param_dtype)
         for n, b in m.named_buffers(recurse=False):

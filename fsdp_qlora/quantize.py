@@ -18,7 +18,7 @@ from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'QuantBackend', 'nf4_code', 'quant_options', 'QuantLinear',
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'QuantBackend', 'nf4_code', 'quant_options', 'QuantLinear', 'is_quant',
            'quantize_weight', 'load_quantized', 'quantize_linears']
 
 # %% ../nbs/02_quantize.ipynb #c738bbbe
@@ -167,6 +167,10 @@ class QuantLinear(nn.Module):
         return list(self.backend.shapes(self.out_features, self.in_features, **self.opts))
 
     def extra_repr(self): return f"{self.in_features}, {self.out_features}, backend={self.backend.name}, bias={self.bias is not None}"
+
+def is_quant(m: nn.Module) -> bool:
+    "Whether `m` holds quantized tensors: a `QuantLinear`, or any module with `quant_names` (a stack of quantized experts)"
+    return callable(getattr(m, 'quant_names', None))
 
 # %% ../nbs/02_quantize.ipynb #f77e6334
 @torch.no_grad()

@@ -10,13 +10,13 @@ import importlib.metadata, importlib.util, json, os, shutil, tempfile
 from pathlib import Path
 import torch
 import transformers
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Qwen3MoeConfig, MixtralConfig, OlmoeConfig, GptOssConfig
 from .core import *
 from .families import MODEL_FAMILIES, TINY_SIZES
 
 # %% auto #0
-__all__ = ['TINY_FAMILIES', 'SMOLLM2', 'assets_path', 'tokenizer_path', 'make_tiny_checkpoint', 'cache_dir', 'smollm2_gguf',
-           'smollm2_checkpoint', 'smollm2_or_skip']
+__all__ = ['TINY_FAMILIES', 'TINY_MOE_FAMILIES', 'SMOLLM2', 'assets_path', 'tokenizer_path', 'make_tiny_checkpoint', 'cache_dir',
+           'smollm2_gguf', 'smollm2_checkpoint', 'smollm2_or_skip']
 
 # %% ../nbs/01_testing.ipynb #1a6dc1d7
 def assets_path() -> Path:
@@ -30,13 +30,25 @@ def tokenizer_path() -> Path:
 
 # One entry per row of the family table (families chapter): the config class and the sizes of the tiny model.
 TINY_FAMILIES = {name: (getattr(transformers, row.config), {**TINY_SIZES, **row.tiny}) for name, row in MODEL_FAMILIES.items()}
+# Mixture-of-experts families (MoE notebook): 4 experts, 2 per token; `save_pretrained` writes them one tensor per expert
+TINY_MOE_FAMILIES = dict(
+    qwen3_moe=(Qwen3MoeConfig, dict(hidden_size=128, intermediate_size=256, moe_intermediate_size=64, num_experts=4, num_experts_per_tok=2,
+                                    num_attention_heads=4, num_key_value_heads=2, head_dim=32)),
+    mixtral  =(MixtralConfig,  dict(hidden_size=128, intermediate_size=64, num_local_experts=4, num_experts_per_tok=2,
+                                    num_attention_heads=4, num_key_value_heads=2)),
+    olmoe    =(OlmoeConfig,    dict(hidden_size=128, intermediate_size=64, num_experts=4, num_experts_per_tok=2,
+                                    num_attention_heads=4, num_key_value_heads=2)),
+    gpt_oss  =(GptOssConfig,   dict(hidden_size=128, intermediate_size=64, num_local_experts=4, num_experts_per_tok=2,
+                                    num_attention_heads=4, num_key_value_heads=2, head_dim=32)),
+)
 
 # %% ../nbs/01_testing.ipynb #6de0d151
 def make_tiny_checkpoint(path, family: str = 'llama', n_layers: int = 2, max_shard_size: str = '4MB',
                          dtype: torch.dtype = torch.bfloat16, seed: int = 0, tie: bool = False, **overrides) -> Path:
     "Write a tiny random `family`-shaped checkpoint (sharded safetensors + index + tokenizer) to `path`; `tie`: one embedding matrix for input and head"
-    need(family in TINY_FAMILIES, f"family must be one of {list(TINY_FAMILIES)}")
-    cls, sizes = TINY_FAMILIES[family]
+    rows = {**TINY_FAMILIES, **TINY_MOE_FAMILIES}
+    need(family in rows, f"family must be one of {list(rows)}")
+    cls, sizes = rows[family]
     cfg = cls(vocab_size=32000, num_hidden_layers=n_layers, max_position_embeddings=4096, tie_word_embeddings=tie,
               bos_token_id=1, eos_token_id=2, pad_token_id=None, **{**sizes, **overrides})
     torch.manual_seed(seed)

@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 from safetensors.torch import save_file
 from .core import *
 from .quantize import QuantLinear, quant_options
-from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, freeze, trainable_summary
+from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, model_targets, freeze, trainable_summary
+from .moe import aux_loss_coef, use_experts_kernel
 from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
@@ -81,6 +82,7 @@ class Run:
     mesh: object = None
     no_sync: bool = False
     act_offload: ActivationOffload | None = None
+    aux_coef: float | None = None        # mixture-of-experts models: weight of the router's load-balancing loss (MoE notebook)
 
     def fwd_ctx(self):
         "The forward's context: autocast, and activation offloading when asked"
@@ -144,6 +146,8 @@ def load(run: Run):
     "Empty model (quantized layers swapped in) and the checkpoint's tensors this rank holds"
     cfg = run.cfg
     model, path = run_model(run)
+    run.aux_coef = aux_loss_coef(model, getattr(cfg, 'router_aux_loss_coef', None))
+    use_experts_kernel(model, getattr(cfg, 'experts_kernel', 'loop'))
     reads = run.rank == 0 or not cfg.low_memory
     keep_on = 'cpu' if cfg.low_memory else run.device
     t0 = time.perf_counter()
@@ -161,7 +165,8 @@ def adapt(run: Run, model: nn.Module, loaded: dict):
     fault_point('adapt', run.rank)
     before = {id(p): n for n, p in model.named_parameters()}
     torch.manual_seed(cfg.seed)
-    model = spec.apply(model, lora_targets(cfg.lora_target_modules, model), r=cfg.lora_rank, alpha=cfg.lora_alpha,
+    targets = model_targets(model, cfg.lora_target_modules) if spec.targets else ()
+    model = spec.apply(model, targets, r=cfg.lora_rank, alpha=cfg.lora_alpha,
                        dropout=cfg.lora_dropout, dtype=run.prec.param_dtype)
     model = LORA_DROPOUTS[cfg.lora_dropout_kernel].apply(model)   # --lora_dropout_kernel fused: dropout inside lora_A (speed notebook)
     apply_precision(model, run.prec)
@@ -199,13 +204,15 @@ def token_loss_sum(logits, labels):
     "Summed next-token cross-entropy over positions whose label is not -100 (float32)"
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100, reduction='sum')
 
-def micro_loss(run: Run, model, b: dict, labels) -> torch.Tensor:
-    "Summed token loss of one micro-batch: from the model's logits, or (`--loss chunked`...) from its hidden states"
+def micro_loss(run: Run, model, b: dict, labels) -> tuple:
+    "Summed token loss of one micro-batch (from the model's logits, or with `--loss chunked`... from its hidden states), and a MoE model's router loss (else None)"
     head_loss = LOSSES[run.cfg.loss].head_loss
+    kw = dict(output_router_logits=True) if run.aux_coef is not None else {}
     if head_loss is None:
-        with run.fwd_ctx(): logits = model(**b).logits
-        return token_loss_sum(logits, labels)
-    with run.fwd_ctx(), head_replaced(model, labels, head_loss): return model(**b).logits
+        with run.fwd_ctx(): out = model(**b, **kw)
+        return token_loss_sum(out.logits, labels), getattr(out, 'aux_loss', None)
+    with run.fwd_ctx(), head_replaced(model, labels, head_loss): out = model(**b, **kw)
+    return out.logits, getattr(out, 'aux_loss', None)
 
 def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = None, mem=None) -> dict:
     "One optimizer step over the micro-batches `micro`; returns loss (mean per target token; None without one), target and input tokens, grad norm"
@@ -213,15 +220,19 @@ def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = N
     counts = torch.tensor([float(sum((b['labels'][:, 1:] != -100).sum() for b in micro)),
                            float(sum(b['input_ids'].numel() if 'position_ids' in b else b['attention_mask'].sum() for b in micro))], device=dev)
     dist.all_reduce(counts); n_tok = counts[0].clamp(min=1)
-    total = torch.zeros((), device=dev)
+    total, aux_total = torch.zeros((), device=dev), torch.zeros((), device=dev)
     for i, b in enumerate(micro):
         b = {k: v.to(dev, non_blocking=True) for k, v in b.items()}
         labels = b.pop('labels')
         run.sync_grads(model, last=i == len(micro) - 1)
         mem('before_forward')
-        loss = micro_loss(run, model, b, labels)
+        loss, aux = micro_loss(run, model, b, labels)
         mem('after_forward')
-        scaler.scale(loss*run.world/n_tok).backward()
+        obj = loss*run.world/n_tok
+        if aux is not None:      # the router's load-balancing loss: a mean over micro-batches and ranks (MoE notebook)
+            aux_total += aux.detach().float()
+            if run.aux_coef: obj = obj + run.aux_coef*aux.float()/len(micro)
+        scaler.scale(obj).backward()
         mem('after_backward')
         total += loss.detach()
     gnorm, has_targets = None, bool(counts[0] > 0)      # the same on every rank: the counts are all-reduced
@@ -231,9 +242,11 @@ def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = N
         scaler.step(opt); scaler.update()
     opt.zero_grad(set_to_none=True)
     dist.all_reduce(total)
+    if run.aux_coef is not None: dist.all_reduce(aux_total)
     gnorm = gnorm.full_tensor() if isinstance(gnorm, DTensor) else gnorm
     return dict(loss=(total/n_tok).item() if has_targets else None, targets=int(counts[0]), tokens=int(counts[1]),
-                grad_norm=None if gnorm is None else float(gnorm))
+                grad_norm=None if gnorm is None else float(gnorm),
+                aux_loss=(aux_total/(run.world*len(micro))).item() if run.aux_coef is not None else None)
 
 # %% ../nbs/08_train.ipynb #d750cdc0
 class Logger:
@@ -251,7 +264,7 @@ class Logger:
         self.bar.update(1)
         if not self.on: return
         metrics = {k: v for k, v in metrics.items() if v is not None}
-        if self.kind == 'tqdm': self.bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ('loss', 'lr', 'tok_s')})
+        if self.kind == 'tqdm': self.bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ('loss', 'aux_loss', 'lr', 'tok_s')})
         elif self.kind == 'stdout': print(f"step {step}: " + ('' if 'loss' in metrics else 'no loss (no target token), ') +
                                           ', '.join(f"{k} {v:.{6 if k == 'loss' else 4}g}" for k, v in metrics.items()), flush=True)
         elif self.wandb: self.wandb.log(metrics, step=step)
@@ -356,7 +369,7 @@ def fit(run: Run, model, loader, stop: Stopper | None = None) -> list[float]:
                 m = train_step(run, model, micro, opt, scaler, clip, mem)
                 lr = sched.get_last_lr()[0]; sched.step(); losses.append(m['loss']); prof.step()
                 dt = time.perf_counter() - t0
-                log.log(len(losses), loss=m['loss'], lr=lr, grad_norm=m['grad_norm'], step_s=dt, tok_s=m['tokens']/dt, **mem.take())
+                log.log(len(losses), loss=m['loss'], aux_loss=m['aux_loss'], lr=lr, grad_norm=m['grad_norm'], step_s=dt, tok_s=m['tokens']/dt, **mem.take())
                 ck.after_step(len(losses), m['loss'], lr)
                 if len(losses) >= total: break
                 if stop and (sig := stop.agreed(run.device)): log.close(); ck.stop(sig)
