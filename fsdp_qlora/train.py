@@ -490,6 +490,7 @@ def fsdp_main(local_rank: int, cfg):
 def load_unsharded(cfg, trained=None, device='cpu') -> nn.Module:
     "The model of `cfg` in this process, without FSDP, optionally with trained tensors from the file `trained`"
     from safetensors.torch import load_file
+    resolve_speed(cfg, torch.device(device).type == 'cuda', quiet=True)      # a saved or hand-made config may hold 'auto'
     run = Run(cfg, 0, 0, 1, torch.device(device), PRECISIONS[cfg.precision], TRAIN_TYPES[cfg.train_type])
     model, path = run_model(run)
     loaded = load_weights(path, model, device=device, keep_on=device, progress=False)
