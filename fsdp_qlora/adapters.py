@@ -1,5 +1,4 @@
-"""Our LoRA module, its injection into any model, the PEFT route, and the table of train types:
-how the base is quantized × how it is adapted.
+"""Our LoRA module, its injection into any model, the PEFT route, and the train-type table: how the base is quantized × how it is adapted.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/adapters.html.md"""
 

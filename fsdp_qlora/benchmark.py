@@ -1,6 +1,4 @@
-"""`fsdp_qlora_bench`: one run writes a random-weight checkpoint of a real model's shape, trains it for a few
-steps with our `fsdp_qlora_train` and with the usual alternatives (Hugging Face + PEFT + bitsandbytes,
-Liger kernels, Unsloth), each in a fresh process on identical data, and reports speed, MFU, memory and losses.
+"""`fsdp_qlora_bench`: our trainer against Hugging Face + PEFT, Liger kernels and Unsloth on identical data: speed, MFU, memory and losses.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/benchmark.html.md"""
 
@@ -155,7 +153,10 @@ class Stack:
     about: str = ''
 
 STACKS = {s.name: s for s in [
-    Stack('ours_custom_qlora', 'ours', dict(train_type='custom_qlora'), ('bitsandbytes',), about='fsdp_qlora_train, NF4 QuantLinear + our LoRA'),
+    Stack('ours_custom_qlora', 'ours', dict(train_type='custom_qlora'), ('bitsandbytes',), about='fsdp_qlora_train, NF4 QuantLinear + our LoRA, default flags (auto speed flags)'),
+    Stack('ours_custom_qlora_plain', 'ours', dict(train_type='custom_qlora', flags=dict(compile=False, loss='standard', use_activation_cpu_offload=False,
+                                                                            checkpoint_halves=False, lora_dropout_kernel='torch')), ('bitsandbytes',),
+          about='ours_custom_qlora with every speed flag off (the defaults before they became auto)'),
     Stack('ours_custom_qlora_fast', 'ours', dict(train_type='custom_qlora', flags=dict(compile=True, loss='chunked')), ('bitsandbytes',),
           about='ours_custom_qlora with --compile true --loss chunked (the speed chapter)'),
     Stack('ours_custom_qlora_lean', 'ours', dict(train_type='custom_qlora', flags=dict(compile=True, loss='chunked', use_activation_cpu_offload=True,
@@ -302,6 +303,8 @@ def _num(v: str):
 
 def run_ours(stack: Stack, s: BenchSettings, path) -> dict:
     "`fsdp_qlora_train` with the stack's train type, in this process"
+    from fsdp_qlora.speed import cuda_allocator_defaults
+    cuda_allocator_defaults()            # as fsdp_qlora_train does, before this process touches CUDA
     from fsdp_qlora.cli import TrainConfig, train, free_port
     flags = ours_flags(stack, s, path, int(free_port()), Path(path).parent/'out'/stack.name)
     cfg = TrainConfig(**flags)

@@ -1,5 +1,4 @@
-"""Crash-safe, sharded checkpoints of a running job (`--save_steps`, `--keep_last`), exact resume
-(`--resume_from DIR|latest`), and the stop on a non-finite loss.
+"""Crash-safe sharded checkpoints of a running job (`--save_steps`, `--keep_last`), exact resume (`--resume_from DIR|latest`, also on another number of processes), the stop on a signal or a non-finite loss, and fault injection.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/checkpoint.html.md"""
 
@@ -7,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/checkpoint.html.md"""
 
 # %% ../nbs/10_checkpoint.ipynb #fb06c0c5
 from __future__ import annotations
-import os, re, json, math, random, shutil
+import os, re, sys, json, math, time, random, shutil, signal, threading
 from pathlib import Path
 import torch
 import torch.distributed as dist
@@ -19,9 +18,10 @@ from fastcore.basics import store_attr
 from .core import *
 
 # %% auto #0
-__all__ = ['MARKER', 'RESUME_MAY_CHANGE', 'checkpoint_root', 'checkpoint_problem', 'list_checkpoints', 'find_latest',
-           'validate_checkpointing', 'resume_path', 'check_same_run', 'SkipSampler', 'skip_batches', 'rng_state',
-           'set_rng_state', 'TrainingDiverged', 'Checkpointer']
+__all__ = ['MARKER', 'RESUME_MAY_CHANGE', 'STOP_SIGNALS', 'FAULT_KINDS', 'FAULT_PHASES', 'checkpoint_root', 'checkpoint_problem',
+           'list_checkpoints', 'find_latest', 'validate_checkpointing', 'resume_path', 'check_same_run',
+           'check_global_batch', 'SkipSampler', 'skip_batches', 'rng_state', 'set_rng_state', 'TrainingDiverged',
+           'Checkpointer', 'RunStopped', 'Stopper', 'FaultInjected', 'parse_faults', 'fault_point']
 
 # %% ../nbs/10_checkpoint.ipynb #23f12d6d
 MARKER = 'COMPLETE.json'
@@ -61,7 +61,8 @@ def find_latest(root) -> Path | None:
 
 # %% ../nbs/10_checkpoint.ipynb #ce3b9135
 RESUME_MAY_CHANGE = {'resume_from', 'save_steps', 'keep_last', 'save_model', 'output_dir', 'log_to', 'verbose', 'project_name',
-                     'entity', 'group', 'name', 'master_addr', 'master_port', 'world_size', 'low_memory', 'use_cpu_offload'}
+                     'entity', 'group', 'name', 'master_addr', 'master_port', 'world_size', 'low_memory', 'use_cpu_offload',
+                     'batch_size', 'gradient_accumulation_steps', 'dist_timeout', 'load_timeout'}   # the global batch is checked instead
 
 def validate_checkpointing(cfg):
     "Raise `ConfigError` for checkpoint flags that cannot work"
@@ -92,6 +93,16 @@ def _cfg_dict(cfg) -> dict:
     from dataclasses import asdict, is_dataclass
     d = asdict(cfg) if is_dataclass(cfg) else dict(vars(cfg))
     return json.loads(json.dumps(d, default=str))
+
+# %% ../nbs/10_checkpoint.ipynb #55978085
+def check_global_batch(saved: dict, saved_world: int, cfg, world: int, path):
+    "Fail unless this run's global batch (batch × processes × accumulation) equals the checkpoint's"
+    g = lambda c, w: c['batch_size']*w*c['gradient_accumulation_steps']
+    was, now = g(saved, saved_world), g(_cfg_dict(cfg), world)
+    need(was == now, f"--resume_from {path}: the checkpoint's global batch is --batch_size {saved['batch_size']} x {saved_world} processes "
+         f"x --gradient_accumulation_steps {saved['gradient_accumulation_steps']} = {was} samples per step, this run's is "
+         f"{cfg.batch_size} x {world} x {cfg.gradient_accumulation_steps} = {now}: choose --batch_size and --gradient_accumulation_steps "
+         f"so that their product with {world} processes is {was}, or resume on {saved_world} processes")
 
 # %% ../nbs/10_checkpoint.ipynb #73c16be0
 class SkipSampler(Sampler):
@@ -145,10 +156,9 @@ class Checkpointer:
         "Load the checkpoint of `--resume_from`, if any; returns the losses of the steps it had done"
         path = resume_path(self.run.cfg)
         if path is None: return []
-        meta = json.loads((path/MARKER).read_text())
-        need(meta['world_size'] == self.run.world, f"--resume_from {path} was written by {meta['world_size']} processes, "
-             f"this run has {self.run.world}: the data order and RNG streams depend on it; resume with the same number")
-        check_same_run(json.loads((path/'fsdp_qlora_config.json').read_text()), self.run.cfg)
+        meta, saved = json.loads((path/MARKER).read_text()), json.loads((path/'fsdp_qlora_config.json').read_text())
+        check_global_batch(saved, meta['world_size'], self.run.cfg, self.run.world, path)
+        check_same_run(saved, self.run.cfg)
         ts = torch.load(path/'trainer_state.pt', weights_only=True)
         need(ts['steps_per_epoch'] == self.steps_per_epoch, f"--resume_from {path}: the checkpoint's epochs have "
              f"{ts['steps_per_epoch']} steps, this run's have {self.steps_per_epoch} (was the dataset changed?)")
@@ -158,8 +168,9 @@ class Checkpointer:
                        options=StateDictOptions(ignore_frozen_params=True, strict=False))  # dcp.load already demanded every trainable key
         self.sched.load_state_dict(ts['scheduler']); self.scaler.load_state_dict(ts['scaler'])
         self.history, self.step, self.last_saved = ts['history'], ts['step'], path
-        self.rng = torch.load(path/f'rng-rank{self.run.rank}.pt', weights_only=True)
-        rprint(f"Resumed from {path}: step {self.step}, epoch {self.start_epoch}, "
+        self.rng = torch.load(path/f'rng-rank{self.run.rank % meta["world_size"]}.pt', weights_only=True)
+        moved = f" (written by {meta['world_size']} processes, resumed on {self.run.world})" if meta['world_size'] != self.run.world else ''
+        rprint(f"Resumed from {path}{moved}: step {self.step}, epoch {self.start_epoch}, "
                f"{self.step % self.steps_per_epoch} steps into it")
         return [h['loss'] for h in self.history]
 
@@ -202,6 +213,7 @@ class Checkpointer:
         dist.barrier()
         dcp.save(self._state(), checkpoint_id=str(tmp))
         _save_synced(rng_state(), tmp/f'rng-rank{self.run.rank}.pt')
+        fault_point('checkpoint', self.run.rank)
         dist.barrier()
         if is_rank0():
             _save_synced(dict(scheduler=self.sched.state_dict(), scaler=self.scaler.state_dict(), step=self.step,
@@ -216,6 +228,14 @@ class Checkpointer:
         dist.barrier()
         self.last_saved = final
         rprint(f"Saved checkpoint {final}")
+
+    def stop(self, signum: int):
+        "After a stop signal every rank agreed on: checkpoint this step (unless just written), say how to resume, raise `RunStopped`"
+        if self.last_saved is None or self.last_saved.name != f"step-{self.step:08d}": self.save()
+        msg = (f"Stopped by {signal.Signals(signum).name} after step {self.step} of {self.total}; checkpoint {self.last_saved}. "
+               "To continue, run the same command with --resume_from latest")
+        rprint(msg)
+        raise RunStopped(msg, 128 + signum)
 
     def prune(self):
         "Delete all but the newest `--keep_last` complete checkpoints"
@@ -242,3 +262,82 @@ def _replace_dir(tmp: Path, final: Path):
     os.replace(tmp, final)
     _fsync(final.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+# %% ../nbs/10_checkpoint.ipynb #cff81617
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+class RunStopped(Exception):
+    "Every rank stopped after a step on a signal, with a checkpoint; `code` is the exit status (128 + signal)"
+    def __init__(self, msg: str, code: int): super().__init__(msg); self.code = code
+
+def _say(text: str): os.write(2, (text + "\n").encode())
+
+class Stopper:
+    "SIGTERM/SIGINT in one rank: the first asks for a stop after the step in progress (when `graceful`), a second ends it at once"
+    def __init__(self, rank: int, exit_process: bool):
+        self.rank, self.exit_process, self.signum, self.graceful, self.old = rank, exit_process, 0, False, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread(): self.old = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *a):
+        for s, h in self.old.items(): signal.signal(s, h)
+
+    def _handle(self, signum, frame):
+        name = signal.Signals(signum).name
+        if self.graceful and not self.signum:
+            self.signum = signum
+            if self.rank == 0: _say(f"Got {name}: finishing the step in progress, then writing a checkpoint and stopping (send it again to stop at once)")
+            return
+        _say(f"[rank {self.rank}] Got {name}{' again' if self.signum else ''}: stopping at once")
+        if self.exit_process: os._exit(128 + signum)
+        raise KeyboardInterrupt
+
+    def agreed(self, device) -> int:
+        "The signal any rank got (0: none); every rank calls this after each step"
+        flag = torch.tensor(float(self.signum), device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag.item())
+
+# %% ../nbs/10_checkpoint.ipynb #50dc0e2e
+class FaultInjected(RuntimeError):
+    "The failure a test asked for with `FSDP_QLORA_FAULT`"
+
+def _raise(e): raise e
+
+def _launcher() -> int:
+    "The process a scheduler would signal: the launcher of a multi-process run, this process when it runs alone"
+    return os.getppid() if int(os.environ.get('WORLD_SIZE', '1')) > 1 else os.getpid()
+
+def _hang(where):
+    while True: time.sleep(60)
+
+FAULT_KINDS = {
+    'raise': lambda where: _raise(FaultInjected(f"injected fault at {where}")),
+    'kill':  lambda where: os.kill(os.getpid(), signal.SIGKILL),
+    'hang':  _hang,
+    'term':  lambda where: (os.kill(_launcher(), signal.SIGTERM), time.sleep(1)),   # the launcher passes it back to every rank meanwhile
+}
+FAULT_PHASES = re.compile(r'^(setup|load|adapt|shard|step\d+|checkpoint|save)$')
+
+def parse_faults(spec: str | None) -> list[tuple[str, int, str]]:
+    "The (phase, rank, kind) triples of a `FSDP_QLORA_FAULT` value"
+    out = []
+    for item in filter(None, (spec or '').split(',')):
+        parts = item.split(':')
+        need(len(parts) == 3 and FAULT_PHASES.match(parts[0]) and parts[1].isdigit() and parts[2] in FAULT_KINDS,
+             f"FSDP_QLORA_FAULT: {item!r} is not phase:rank:kind (phases setup, load, adapt, shard, step<k>, checkpoint, save; "
+             f"kinds {', '.join(FAULT_KINDS)})")
+        out.append((parts[0], int(parts[1]), parts[2]))
+    return out
+
+def fault_point(phase: str, rank: int):
+    "Test hook: act out the faults `FSDP_QLORA_FAULT` names for `phase` on this rank (first attempt only)"
+    if not os.environ.get('FSDP_QLORA_FAULT') or os.environ.get('TORCHELASTIC_RESTART_COUNT', '0') != '0': return
+    for p, r, kind in parse_faults(os.environ['FSDP_QLORA_FAULT']):
+        if (p, r) != (phase, rank): continue
+        if os.environ.get('FSDP_QLORA_FAULT_STAMP'):
+            with open(os.environ['FSDP_QLORA_FAULT_STAMP'], 'a') as f: f.write(f"{time.time()}\n")
+        print(f"[rank {rank}] injecting fault {kind!r} at {phase}", file=sys.stderr, flush=True)
+        FAULT_KINDS[kind](f"{phase} on rank {rank}")

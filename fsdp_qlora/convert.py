@@ -1,5 +1,4 @@
-"""From the state dict `--save_model` writes to a Hugging Face PEFT adapter folder, a merged model folder,
-or (for full fine-tunes and Llama-Pro) a complete model folder; and the `fsdp_qlora_convert` command.
+"""From what `--save_model` writes to a PEFT adapter folder or a merged (or complete) model folder, and the `fsdp_qlora_convert` command.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/convert.html.md"""
 

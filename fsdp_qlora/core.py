@@ -13,8 +13,9 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['rank', 'world_size', 'is_rank0', 'rprint', 'ConfigError', 'need', 'atomic_path', 'default_device', 'fmt_bytes',
-           'host_rss', 'underscore_aliases', 'cli_parser', 'run_cli']
+__all__ = ['QUIET_LOGS', 'rank', 'world_size', 'is_rank0', 'rprint', 'ConfigError', 'need', 'atomic_path', 'default_device',
+           'fmt_bytes', 'host_rss', 'ToDebug', 'quiet_dependency_logs', 'underscore_aliases', 'cli_parser', 'run_cli',
+           'our_lines']
 
 # %% ../nbs/00_core.ipynb #4f75f8f0
 def rank() -> int:
@@ -73,6 +74,30 @@ def host_rss() -> int:
     import psutil
     return psutil.Process().memory_info().rss
 
+# %% ../nbs/00_core.ipynb #94c1c412
+import logging
+
+QUIET_LOGS = {  # logger: start of a message logged at import that is noise for our runs (lowered to DEBUG)
+    'bitsandbytes.backends.cpu.ops': 'Failed to load CPU gemm_4bit_forward from kernels-community',
+    'kernels._internals.hf_hub': "Skipping publisher trust check for 'kernels-community/",
+}
+
+class ToDebug(logging.Filter):
+    "Lower a record whose message starts with `prefix` to DEBUG, kept only where its logger is enabled for DEBUG"
+    def __init__(self, prefix: str): super().__init__(); self.prefix = prefix
+    def filter(self, record):
+        if not str(record.msg).startswith(self.prefix): return True
+        record.levelno, record.levelname = logging.DEBUG, 'DEBUG'
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+def quiet_dependency_logs():
+    "Put a `ToDebug` filter on each logger of `QUIET_LOGS` (once)"
+    for name, prefix in QUIET_LOGS.items():
+        log = logging.getLogger(name)
+        if not any(isinstance(f, ToDebug) for f in log.filters): log.addFilter(ToDebug(prefix))
+
+quiet_dependency_logs()
+
 # %% ../nbs/00_core.ipynb #8f964bb6
 def underscore_aliases(parser):
     "Accept `--model_name` for every `--model-name` flag of `parser`"
@@ -96,3 +121,8 @@ def run_cli(func, argv=None, prog: str = None):
     try: return func(**args)
     except ConfigError as e:
         print(f"{prog}: error: {e}", file=sys.stderr); sys.exit(2)
+
+# %% ../nbs/00_core.ipynb #0fac671e
+def our_lines(text: str, prog: str) -> list:
+    "The lines of `text` (a run's stderr) that console script `prog` wrote: those starting `prog: `"
+    return [l for l in text.splitlines() if l.startswith(f'{prog}: ')]

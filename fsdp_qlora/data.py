@@ -1,5 +1,4 @@
-"""Datasets by name or file, prompt styles that split a record into prompt and response, a tokenizing
-dataset that masks the prompt out of the loss, padding, and the distributed data loader.
+"""Datasets by name or file, prompt styles, a tokenizing dataset that masks the prompt out of the loss, padding, and the distributed data loader.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/data.html.md"""
 

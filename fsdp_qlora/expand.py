@@ -1,5 +1,4 @@
-"""`fsdp_qlora_expand`: write a deeper copy of a checkpoint whose new decoder layers are identities, for the
-`bnb_llama_pro` / `hqq_llama_pro` train types.
+"""`fsdp_qlora_expand`: a deeper copy of a checkpoint whose new decoder layers are identities, for the Llama-Pro train types.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/expand.html.md"""
 

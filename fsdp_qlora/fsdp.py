@@ -1,5 +1,4 @@
-"""The sharding table, the device mesh, `fully_shard` on each decoder layer and the root, and the
-move of the loaded weights into the sharded model, broadcasting from rank 0 with `--low_memory`.
+"""The sharding table, the device mesh, `fully_shard` per decoder layer and at the root, and the move of the loaded weights into the sharded model.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/fsdp.html.md"""
 

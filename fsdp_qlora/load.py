@@ -1,5 +1,4 @@
-"""Find a checkpoint (local folder or the local Hugging Face cache), build the model empty on the
-`meta` device, and stream its weights from safetensors shards, quantizing each tensor as it arrives.
+"""Find a checkpoint, build the model empty on the `meta` device, and stream its weights from safetensors shards, quantizing each tensor as it arrives.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/load.html.md"""
 

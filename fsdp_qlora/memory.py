@@ -1,5 +1,4 @@
-"""How much GPU memory a run needs, per GPU, from the model's config alone: base weights, adapters,
-gradients, optimizer state and activations, under each sharding strategy, with and without CPU offload.
+"""How much GPU memory a run needs per GPU, from the model's config alone, under each sharding strategy, with and without CPU offload.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/memory.html.md"""
 
@@ -8,6 +7,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/memory.html.md"""
 # %% ../nbs/14_memory.ipynb #50b27513
 from __future__ import annotations
 from dataclasses import dataclass
+import torch
 from .core import *
 from .adapters import TRAIN_TYPES, ADAPTERS, LORA_TARGETS, lora_targets
 from .precision import PRECISIONS

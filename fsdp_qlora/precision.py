@@ -1,5 +1,4 @@
-"""One table says, for each `--precision` mode, how parameters and buffers are stored, what dtype the
-maths runs in, which FSDP mixed-precision policy applies and whether a gradient scaler is needed.
+"""One table row per `--precision` mode: storage and compute dtypes, the FSDP mixed-precision policy, and whether a gradient scaler is needed.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/precision.html.md"""
 

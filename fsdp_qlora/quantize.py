@@ -1,5 +1,4 @@
-"""A frozen `nn.Linear` replacement that holds its weight as packed low-bit codes (bitsandbytes NF4, HQQ
-1–8 bit), one table row per quantization backend, and the function that swaps it into any model.
+"""A frozen `nn.Linear` replacement holding packed low-bit codes (bitsandbytes NF4, HQQ 1–8 bit), one table row per backend, and the swap into any model.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/quantize.html.md"""
 
@@ -12,11 +11,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 import torch, torch.nn as nn
+from .core import *   # first: it quiets what bitsandbytes logs at import (see core)
 import bitsandbytes as bnb
 import bitsandbytes.functional as bnbF
 from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
-from .core import *
 
 # %% auto #0
 __all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'QuantBackend', 'nf4_code', 'quant_options', 'QuantLinear',

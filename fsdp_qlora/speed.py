@@ -1,5 +1,4 @@
-"""`--compile true` compiles each decoder layer with `torch.compile`; `--loss chunked` computes the output
-layer and the cross-entropy a few hundred tokens at a time, so the full float32 logits never exist.
+"""Compiled decoder layers, a chunked loss, fused LoRA dropout, activation offload and the halves checkpoint: on by default on a GPU (`auto`).
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 
@@ -7,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 
 # %% ../nbs/16_speed.ipynb #f98ba32d
 from __future__ import annotations
-import importlib.util
+import os, sys, importlib.util
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -20,10 +19,11 @@ from .adapters import LoRA
 from torch.library import wrap_triton
 
 # %% auto #0
-__all__ = ['M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES',
-           'recompute_stop', 'compile_layers', 'dropout_keep', 'check_offsets', 'dropout_linear',
-           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
-           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'ActivationOffload']
+__all__ = ['M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'AUTO',
+           'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'dropout_keep', 'check_offsets',
+           'dropout_linear', 'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec',
+           'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced',
+           'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -399,3 +399,78 @@ class ActivationOffload:
         self.free.setdefault(o.host.numel(), []).append((o.host, o.ready))   # reusable once the copy back is done
         o.host = o.back = None                                     # unpacked once: backward through a node frees it
         return t
+
+# %% ../nbs/16_speed.ipynb #2f0933cc
+AUTO = 'auto'
+
+def auto_bool(v) -> bool | str:
+    "A boolean flag that also takes 'auto' (what `SPEED_DEFAULTS` picks for the device)"
+    if isinstance(v, str) and v.strip().lower() == AUTO: return AUTO
+    from fastcore.script import bool_arg
+    return bool_arg(v)
+
+@dataclass
+class SpeedDefault:
+    "What `auto` means for one flag: its value on a CUDA GPU, on the CPU, and whether the GPU value suits this run"
+    flag: str
+    cuda: object
+    cpu: object
+    suits: Callable = lambda cfg, cuda: True   # (cfg, cuda) -> bool; when False the CPU value is used
+    why: str = ''
+
+def _halves_row(cfg) -> bool:
+    "Whether the model's decoder layers have a row in `HALVES` (the layer class is read off the empty model)"
+    from fsdp_qlora.fsdp import HALVES
+    from fsdp_qlora.load import resolve_model, empty_model
+    layer = decoder_layers(empty_model(resolve_model(cfg.model_name)))[0]
+    return any(c.__name__ in HALVES for c in type(layer).__mro__)
+
+def _offload_needed(cfg, cuda: bool) -> bool:
+    "Whether the frozen base must live in CPU memory: the estimated per-GPU peak without offload is over 80% of the card"
+    if not cuda: return True                               # the original default; on the CPU it changes nothing but wrapping
+    from fsdp_qlora.memory import memory_budget
+    from fsdp_qlora.load import resolve_model
+    from transformers import AutoConfig
+    world = cfg.world_size if cfg.world_size > 0 else int(os.environ.get('WORLD_SIZE', max(torch.cuda.device_count(), 1)))
+    try:
+        est = memory_budget(AutoConfig.from_pretrained(resolve_model(cfg.model_name)), cfg.sharding_strategy, world, False, cfg.batch_size,
+                            cfg.context_length, cfg.use_gradient_checkpointing, train_type=cfg.train_type, precision=cfg.precision,
+                            lora_rank=cfg.lora_rank, lora_target_modules=cfg.lora_target_modules, n_bits=cfg.n_bits, hqq_group_size=cfg.hqq_group_size)
+    except ConfigError: return True                       # no memory model for this run (Llama-Pro): keep the original default
+    cap = cfg.max_gpu_memory*2**30 if cfg.max_gpu_memory > 0 else torch.cuda.get_device_properties(0).total_memory
+    return sum(est['gpu'].values()) > 0.8*cap
+
+def _fused_dropout_suits(cfg, cuda) -> bool:
+    from fsdp_qlora.adapters import TRAIN_TYPES
+    works = LORA_DROPOUTS['fused'].adapters
+    return cuda and cfg.lora_dropout > 0 and TRAIN_TYPES[cfg.train_type].adapter in works
+
+SPEED_DEFAULTS = {d.flag: d for d in [
+    SpeedDefault('compile', True, False, why='compiled decoder layers'),
+    SpeedDefault('loss', 'chunked', 'standard', why='never holds the full float32 logits'),
+    SpeedDefault('lora_dropout_kernel', 'fused', 'torch', lambda cfg, cuda: _fused_dropout_suits(cfg, cuda), why='dropout inside lora_A'),
+    SpeedDefault('use_activation_cpu_offload', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing, why='saved layer inputs in host memory'),
+    SpeedDefault('checkpoint_halves', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing and not cfg.reentrant_checkpointing
+                 and _halves_row(cfg), why='attention and MLP checkpointed apart'),
+    SpeedDefault('use_cpu_offload', False, True, lambda cfg, cuda: not _offload_needed(cfg, cuda), why='the frozen base fits the GPU'),
+]}
+
+def resolve_speed(cfg, cuda: bool | None = None, quiet: bool = False):
+    "Replace every 'auto' flag of `cfg` by what `SPEED_DEFAULTS` picks for this device (in place); returns `cfg`"
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    chose = {}
+    for d in SPEED_DEFAULTS.values():
+        if getattr(cfg, d.flag, None) != AUTO: continue
+        v = d.cuda if cuda and d.suits(cfg, cuda) else d.cpu
+        setattr(cfg, d.flag, v); chose[d.flag] = v
+    if chose and cuda and not quiet:
+        rprint("Speed defaults (auto): " + ' '.join(f"--{k} {str(v).lower()}" for k, v in chose.items()) + " (set a flag to override)")
+    return cfg
+
+# %% ../nbs/16_speed.ipynb #cb536db4
+CUDA_ALLOC_CONF = 'expandable_segments:True'
+
+def cuda_allocator_defaults(env=None) -> str:
+    "Ask for expandable segments of the CUDA caching allocator unless `PYTORCH_CUDA_ALLOC_CONF` is set; returns the setting in force"
+    env = os.environ if env is None else env
+    return env.setdefault('PYTORCH_CUDA_ALLOC_CONF', CUDA_ALLOC_CONF)

@@ -1,5 +1,4 @@
-"""Writes small Llama- and Mistral-shaped models with random weights in the exact on-disk layout of a
-real Hugging Face checkpoint: sharded safetensors, an index, config and the real Llama 2 tokenizer.
+"""Small Llama- and Mistral-shaped checkpoints with random weights, in the exact on-disk layout of a real Hugging Face model.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/testing.html.md"""
 

@@ -1,5 +1,4 @@
-"""The run as a chain of named steps (setup → load → adapt → shard → fit → save), the optimizer and
-schedule tables, and a short, flat train step.
+"""The run as a chain of named steps (setup → load → adapt → shard → fit → save), the optimizer and schedule tables, and a short, flat train step.
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/train.html.md"""
 
@@ -7,7 +6,8 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #553fe641
 from __future__ import annotations
-import os, json, math, time, resource
+import os, sys, json, math, time, resource, traceback, multiprocessing.util
+from datetime import timedelta
 from contextlib import ExitStack
 from dataclasses import dataclass, field, asdict, is_dataclass
 from functools import partial
@@ -25,14 +25,15 @@ from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, needs_fsdp, shard_model, materialize, capture_real, check_model, checkpoint_layers
-from .checkpoint import Checkpointer
-from .speed import LOSSES, LORA_DROPOUTS, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
+from .checkpoint import Checkpointer, Stopper, RunStopped, TrainingDiverged, FaultInjected, fault_point
+from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'OptimizerSpec', 'Run', 'no_sync_wanted', 'activation_offload', 'setup', 'run_model',
-           'load', 'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks',
-           'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state',
-           'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'fsdp_main', 'load_unsharded']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0', 'no_sync_wanted', 'activation_offload',
+           'setup', 'run_model', 'load', 'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger',
+           'MemoryMarks', 'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit',
+           'trained_state', 'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain',
+           'LostPeer', 'end_rank', 'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
 @dataclass
@@ -79,6 +80,7 @@ class Run:
     mesh: object = None
     no_sync: bool = False
     act_offload: ActivationOffload | None = None
+    waits: object = None       # a gloo group with --load_timeout, for waiting on rank 0 alone
 
     def fwd_ctx(self):
         "The forward's context: autocast, and activation offloading when asked"
@@ -90,6 +92,10 @@ class Run:
     def sync_grads(self, model, last: bool):
         "With `no_sync`, reduce gradients only on the last micro-batch of a step"
         if self.no_sync and isinstance(model, FSDPModule): model.set_requires_gradient_sync(last)   # unwrapped: nothing to sync
+
+def wait_for_rank0(run: Run):
+    "Every rank waits here, up to `--load_timeout` minutes, while rank 0 alone reads or writes something large"
+    if run.waits is not None: dist.barrier(group=run.waits)
 
 def no_sync_wanted(cfg) -> bool:
     "Skip gradient sync on micro-steps: as asked, forced on with CPU offload, never without accumulation"
@@ -104,8 +110,10 @@ def activation_offload(cfg, device) -> ActivationOffload | None:
 def setup(cfg, local_rank: int = 0) -> Run:
     "Join the process group, pick the device, seed, and build the device mesh"
     cuda = torch.cuda.is_available()
+    resolve_speed(cfg, cuda, quiet=True)    # 'auto' flags of a config that did not come through `train` (drivers, tests)
     if cuda: torch.cuda.set_device(local_rank)
-    if not dist.is_initialized(): dist.init_process_group('cuda:nccl,cpu:gloo' if cuda else 'gloo')
+    os.environ.setdefault('TORCH_NCCL_ASYNC_ERROR_HANDLING', '1')   # a failed or timed-out NCCL collective ends the process
+    if not dist.is_initialized(): dist.init_process_group('cuda:nccl,cpu:gloo' if cuda else 'gloo', timeout=timedelta(minutes=cfg.dist_timeout))
     device = default_device(local_rank)
     if cuda and cfg.max_gpu_memory > 0:     # play a smaller card: the caching allocator refuses to grow past the cap
         torch.cuda.set_per_process_memory_fraction(min(1.0, cfg.max_gpu_memory*2**30/torch.cuda.get_device_properties(device).total_memory), device)
@@ -115,6 +123,8 @@ def setup(cfg, local_rank: int = 0) -> Run:
     torch.manual_seed(cfg.seed)
     local_world = int(os.environ.get('LOCAL_WORLD_SIZE', torch.cuda.device_count() if cuda else run.world))
     run.mesh = make_mesh(SHARDINGS[cfg.sharding_strategy], device.type, run.world, local_world)
+    if run.world > 1: run.waits = dist.new_group(backend='gloo', timeout=timedelta(minutes=cfg.load_timeout))
+    fault_point('setup', run.rank)
     if device.type == 'cpu' and (cfg.use_cpu_offload or cfg.use_activation_cpu_offload):
         rprint("Note: on the CPU, parameters and activations already live in host memory; the offload flags save nothing")
     return run
@@ -135,15 +145,18 @@ def load(run: Run):
     reads = run.rank == 0 or not cfg.low_memory
     keep_on = 'cpu' if cfg.low_memory else run.device
     t0 = time.perf_counter()
+    fault_point('load', run.rank)
     loaded = load_weights(path, model, device=run.device, keep_on=keep_on, workers=cfg.loading_workers) if reads else {}
     rprint(f"Loaded {path.name} in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
     if cfg.save_quantized_to and run.rank == 0: rprint(f"Saved the quantized base to {save_quantized(loaded, path, cfg.save_quantized_to, model)}")
+    wait_for_rank0(run)
     return model, loaded, path
 
 # %% ../nbs/08_train.ipynb #b7a3c8a1
 def adapt(run: Run, model: nn.Module, loaded: dict):
     "Apply the train type's adapter; returns (model, loaded renamed to the new names, trainable names)"
     cfg, spec = run.cfg, ADAPTERS[run.train_type.adapter]
+    fault_point('adapt', run.rank)
     before = {id(p): n for n, p in model.named_parameters()}
     torch.manual_seed(cfg.seed)
     model = spec.apply(model, lora_targets(cfg.lora_target_modules, model), r=cfg.lora_rank, alpha=cfg.lora_alpha,
@@ -172,6 +185,7 @@ def shard(run: Run, model: nn.Module, loaded: dict, trainable: list) -> nn.Modul
     if needs_fsdp(run.world, offload): shard_model(model, run.mesh, SHARDINGS[cfg.sharding_strategy], run.prec, cpu_offload=offload, split_trainable=split)
     else: rprint("One process without --use_cpu_offload: the model is not wrapped with fully_shard (nothing to shard or reduce; "
                 "--sharding_strategy has no effect)")
+    fault_point('shard', run.rank)
     materialize(model, 'cpu' if offload else run.device, loaded, shared, from_rank0=cfg.low_memory, pin=offload, on_device=run.device)
     check_model(model, trainable)
     rprint(f"Sharded and filled the model in {time.perf_counter() - t0:.1f}s; host RSS now {fmt_bytes(host_rss())}")
@@ -317,8 +331,8 @@ def total_steps(cfg, loader) -> int:
     per_epoch = len(loader)//cfg.gradient_accumulation_steps
     return per_epoch*cfg.num_epochs if cfg.max_steps < 0 else min(cfg.max_steps, per_epoch*cfg.num_epochs)
 
-def fit(run: Run, model, loader) -> list[float]:
-    "Train for `--num_epochs` (or `--max_steps`); returns the loss of each step"
+def fit(run: Run, model, loader, stop: Stopper | None = None) -> list[float]:
+    "Train for `--num_epochs` (or `--max_steps`); returns the loss of each step; `stop`: end early, with a checkpoint, on a signal"
     cfg = run.cfg
     params = [p for p in model.parameters() if p.requires_grad]
     opt = OPTIMIZERS[cfg.optimizer].make(params, cfg.lr, cfg.wd)
@@ -330,17 +344,20 @@ def fit(run: Run, model, loader) -> list[float]:
     log = Logger(cfg, total, done=len(losses))
     clip = cfg.grad_norm if cfg.apply_gradient_clipping else None
     model.train()
+    if stop: stop.graceful = True
     with make_profiler(run) as prof, MemorySnapshot(run):
         for epoch in range(ck.start_epoch, cfg.num_epochs):
             loader.sampler.set_epoch(epoch)
             for micro in _chunks(ck.batches(loader, epoch), cfg.gradient_accumulation_steps):
                 t0 = time.perf_counter()
+                fault_point(f'step{len(losses) + 1}', run.rank)
                 m = train_step(run, model, micro, opt, scaler, clip, mem)
                 lr = sched.get_last_lr()[0]; sched.step(); losses.append(m['loss']); prof.step()
                 dt = time.perf_counter() - t0
                 log.log(len(losses), loss=m['loss'], lr=lr, grad_norm=m['grad_norm'], step_s=dt, tok_s=m['tokens']/dt, **mem.take())
                 ck.after_step(len(losses), m['loss'], lr)
                 if len(losses) >= total: break
+                if stop and (sig := stop.agreed(run.device)): log.close(); ck.stop(sig)
             if len(losses) >= total: break
     log.close()
     return losses
@@ -358,9 +375,11 @@ def trained_state(model) -> dict:
 def save(run: Run, model):
     "Write the trained parameters and the config to `--output_dir` (rank 0, atomic)"
     sd = trained_state(model)
-    if not is_rank0(): return
+    if not is_rank0(): return fault_point('save', run.rank)
     out = Path(run.cfg.output_dir)
-    with atomic_path(out/'model_state_dict.safetensors') as tmp: save_file(sd, str(tmp), metadata={'format': 'pt'})
+    with atomic_path(out/'model_state_dict.safetensors') as tmp:
+        save_file(sd, str(tmp), metadata={'format': 'pt'})
+        fault_point('save', run.rank)
     cfgd = asdict(run.cfg) if is_dataclass(run.cfg) else dict(vars(run.cfg))
     with atomic_path(out/'fsdp_qlora_config.json') as tmp: tmp.write_text(json.dumps(cfgd, indent=2, default=str))
     rprint(f"Saved {len(sd)} trained tensors to {out/'model_state_dict.safetensors'}")
@@ -398,23 +417,59 @@ def finish_line(losses: list) -> str:
     head = f"Finished {len(losses)} steps" + (f" ({len(losses) - len(real)} without targets)" if len(real) < len(losses) else '')
     return head + (f": first loss {real[0]:.4f}, last loss {real[-1]:.4f}" if real else ": no step had a target token, so there is no loss")
 
-def fsdp_main(local_rank: int, cfg):
-    "One rank of a run: setup → load → adapt → shard → fit → save"
+def run_chain(local_rank: int, cfg, stop: Stopper) -> list[float]:
+    "setup → load → adapt → shard → fit → save, the memory report, and the process group's end"
     run = setup(cfg, local_rank)
-    try:
-        if cfg.verbose: rprint("Flags:", json.dumps(asdict(cfg) if is_dataclass(cfg) else vars(cfg), default=str))
-        model, loaded, path = load(run)
-        model, loaded, trainable = adapt(run, model, loaded)
-        model = shard(run, model, loaded, trainable)
-        if cfg.verbose: rprint(model)
-        loader = make_loader(run, path)
-        losses = fit(run, model, loader)
-        if cfg.save_model: save(run, model)
-        rprint(finish_line(losses))
-        report_memory(run)
-        return losses
-    finally:
-        dist.barrier(); dist.destroy_process_group()
+    if cfg.verbose: rprint("Flags:", json.dumps(asdict(cfg) if is_dataclass(cfg) else vars(cfg), default=str))
+    model, loaded, path = load(run)
+    model, loaded, trainable = adapt(run, model, loaded)
+    model = shard(run, model, loaded, trainable)
+    if cfg.verbose: rprint(model)
+    loader = make_loader(run, path)
+    losses = fit(run, model, loader, stop)
+    if cfg.save_model: save(run, model)
+    wait_for_rank0(run)                         # rank 0 may still be writing the PEFT folder
+    rprint(finish_line(losses))
+    report_memory(run)
+    dist.barrier(); dist.destroy_process_group()
+    return losses
+
+def _first_line(e) -> str: return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:300]}"
+
+class _LostPeerType(type):
+    def __instancecheck__(cls, e): return isinstance(e, dist.DistError) or isinstance(e, RuntimeError) and '/gloo/' in str(e)
+
+class LostPeer(metaclass=_LostPeerType):
+    "Matches the errors of a collective whose peer ended or hung: torch's `DistError`s, and gloo's plain `RuntimeError`s"
+
+ENDINGS = [   # (exception type, what the rank prints (None: said already), exit status (None: the exception's own)); first match applies
+    (RunStopped,        None, None),
+    (TrainingDiverged,  None, 1),
+    (ConfigError,       lambda e: f"error: {e}", 2),
+    (FaultInjected,     lambda e: f"error: {e}", 1),
+    (KeyboardInterrupt, lambda e: "interrupted", 130),
+    (LostPeer,          lambda e: "error: a collective operation failed or timed out: another process ended or stopped "
+                                  f"answering (its message, if any, is above): {_first_line(e)}", 1),
+    (BaseException,     lambda e: "error: " + ''.join(traceback.format_exception(e)).rstrip(), 1),
+]
+
+def end_rank(e: BaseException, world: int):
+    "A rank's end on `e`: print it once, naming the rank, then exit at once without any collective (one process: re-raise)"
+    if world == 1:
+        if dist.is_initialized(): dist.destroy_process_group()
+        raise e
+    _, say, code = next(row for row in ENDINGS if isinstance(e, row[0]))
+    if say: print(f"[rank {rank()}] fsdp_qlora_train: {say(e)}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    multiprocessing.util._run_finalizers()     # e.g. tqdm's lock: its semaphore would be reported as leaked
+    os._exit(e.code if code is None else code)
+
+def fsdp_main(local_rank: int, cfg):
+    "One rank of a run; any failure ends this process at once, with its error, and never waits in a collective"
+    world = int(os.environ.get('WORLD_SIZE', 1))
+    with Stopper(rank(), exit_process=world > 1) as stop:
+        try: return run_chain(local_rank, cfg, stop)
+        except BaseException as e: end_rank(e, world)
 
 # %% ../nbs/08_train.ipynb #9901d792
 def load_unsharded(cfg, trained=None, device='cpu') -> nn.Module:
