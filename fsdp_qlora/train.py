@@ -500,6 +500,6 @@ def load_unsharded(cfg, trained=None, device='cpu') -> nn.Module:
     need(set(tr) <= keys, f"{trained} holds tensors this model does not have: {sorted(set(tr) - keys)[:3]}")
     state = {k: v for k, v in {**capture_real(model), **loaded, **tr}.items() if k in keys}
     model.load_state_dict(state, strict=False, assign=True)
-    if tied_weights(model): (model.get_base_model() if hasattr(model, 'get_base_model') else model).tie_weights()   # assign replaced the shared embedding: re-tie the head
+    (model.get_base_model() if hasattr(model, 'get_base_model') else model).tie_weights()   # assign=True replaced the embedding's parameter: tie the head to it again (transformers' rule; no-op untied)
     check_model(model)
     return model.to(device).eval()
