@@ -17,18 +17,18 @@ from .adapters import LORA_TARGETS
 # %% auto #0
 __all__ = ['SHAPES', 'PEAK_TFLOPS', 'DTYPES', 'STACKS', 'LIGER', 'PEER_RUNNERS', 'Shape', 'param_counts', 'flops_per_token',
            'matmul_tflops', 'spec_tflops', 'peak_flops', 'BenchSettings', 'bench_loader', 'bench_checkpoint', 'Stack',
-           'unavailable', 'train_loop', 'step_profiler', 'apply_liger', 'run_hf', 'run_unsloth', 'ours_flags',
-           'profile_flags', 'TimedLines', 'step_lines', 'run_ours', 'stack_of', 'peer_main', 'summarize', 'run_stack',
-           'markdown_table', 'fsdp_qlora_bench', 'bench_cli']
+           'unavailable', 'train_loop', 'step_profiler', 'apply_liger', 'run_hf', 'peft_targets', 'experts_aside',
+           'run_unsloth', 'ours_flags', 'profile_flags', 'TimedLines', 'step_lines', 'run_ours', 'stack_of',
+           'peer_main', 'summarize', 'run_stack', 'markdown_table', 'fsdp_qlora_bench', 'bench_cli']
 
 # %% ../nbs/15_benchmark.ipynb #1ba9d0c6
 @dataclass
 class Shape:
     "A model's sizes, from its public config.json, to write a random-weight checkpoint of"
     name: str
-    family: str              # transformers model_type: llama or mistral
+    family: str              # transformers model_type (llama, mistral, qwen3_moe, olmoe...): picks the config class
     hidden: int
-    intermediate: int
+    intermediate: int        # the MLP's width (OLMoE: each expert's; Qwen3-MoE: its dense layers', the experts' is in extra)
     layers: int
     heads: int
     kv_heads: int
@@ -36,16 +36,18 @@ class Shape:
     rope_theta: float = 10000.
     max_positions: int = 4096
     rms_eps: float = 1e-5
-    extra: dict = field(default_factory=dict)   # other config fields (Mistral's sliding window)
+    extra: dict = field(default_factory=dict)   # other config fields (Mistral's sliding window, a MoE's experts, head_dim)
 
     def config(self):
-        "The transformers config of this shape"
-        from transformers import LlamaConfig, MistralConfig
-        cls = dict(llama=LlamaConfig, mistral=MistralConfig)[self.family]
-        return cls(hidden_size=self.hidden, intermediate_size=self.intermediate, num_hidden_layers=self.layers,
-                   num_attention_heads=self.heads, num_key_value_heads=self.kv_heads, vocab_size=self.vocab,
-                   rope_theta=self.rope_theta, max_position_embeddings=self.max_positions, rms_norm_eps=self.rms_eps,
-                   tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=None, **self.extra)
+        "The transformers config of this shape (`AutoConfig.for_model` of its family)"
+        from transformers import AutoConfig
+        return AutoConfig.for_model(self.family, hidden_size=self.hidden, intermediate_size=self.intermediate, num_hidden_layers=self.layers,
+                                    num_attention_heads=self.heads, num_key_value_heads=self.kv_heads, vocab_size=self.vocab,
+                                    rope_theta=self.rope_theta, max_position_embeddings=self.max_positions, rms_norm_eps=self.rms_eps,
+                                    tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=None, **self.extra)
+
+    @property
+    def head_dim(self) -> int: return self.extra.get('head_dim', self.hidden//self.heads)
 
 SHAPES = {s.name: s for s in [
     Shape('llama2_7b',  'llama',   4096, 11008, 32, 32, 32, 32000),
@@ -53,24 +55,33 @@ SHAPES = {s.name: s for s in [
     Shape('llama2_70b', 'llama',   8192, 28672, 80, 64,  8, 32000),     # the multi-GPU and offload runs' shape
     Shape('llama3_8b',  'llama',   4096, 14336, 32, 32,  8, 128256, rope_theta=500000., max_positions=8192),
     Shape('mistral_7b', 'mistral', 4096, 14336, 32, 32,  8, 32000, max_positions=32768, extra=dict(sliding_window=4096)),
+    Shape('olmoe_1b_7b', 'olmoe',  2048,  1024, 16, 16, 16, 50304, extra=dict(num_experts=64, num_experts_per_tok=8)),
+    Shape('qwen3_30b_a3b_l12', 'qwen3_moe', 2048, 6144, 12, 32, 4, 151936, rope_theta=1e6, max_positions=40960, rms_eps=1e-6,
+          extra=dict(moe_intermediate_size=768, num_experts=128, num_experts_per_tok=8, head_dim=128, norm_topk_prob=True)),   # 12 of Qwen3-30B-A3B's 48 layers
     Shape('tiny',       'llama',    128,   256,  2,  4,  2, 32000),     # for tests on the CPU
+    Shape('tiny_moe',   'qwen3_moe', 128,  256,  2,  4,  2, 32000, extra=dict(moe_intermediate_size=64, num_experts=4, num_experts_per_tok=2,
+                                                                           head_dim=32)),
 ]}
+
 
 # %% ../nbs/15_benchmark.ipynb #da32d98b
 PEAK_TFLOPS = {'H100 80GB HBM3': 989.4, 'H100 SXM': 989.4, 'H200': 989.4, 'H100 PCIe': 756.0, 'A100': 312.0}
 
 def param_counts(shape: Shape) -> tuple[int, int]:
-    "All parameters of the model of `shape`, and those in matrix products (all but the input embedding)"
+    "All parameters of the model of `shape`, and those in a token's matrix products (no input embedding; of a MoE's experts, the top k)"
     from accelerate import init_empty_weights
     from transformers import AutoModelForCausalLM
-    with init_empty_weights(include_buffers=True): m = AutoModelForCausalLM.from_config(shape.config())
+    from fsdp_qlora.moe import is_experts
+    cfg = shape.config()
+    with init_empty_weights(include_buffers=True): m = AutoModelForCausalLM.from_config(cfg)
     n = sum(p.numel() for p in m.parameters())
-    return n, n - m.get_input_embeddings().weight.numel()
+    idle = sum(p.numel()*(1 - cfg.num_experts_per_tok/p.shape[0]) for e in m.modules() if is_experts(e) for p in e.parameters())
+    return n, n - m.get_input_embeddings().weight.numel() - round(idle)
 
 def flops_per_token(n_matmul: int, shape: Shape, context_length: int, checkpointing: bool = True,
                     frozen_base: bool = True) -> dict:
     "Model FLOPs (the 6N convention) and hardware FLOPs (what a LoRA step computes) per trained token"
-    attn = 2*shape.layers*context_length*shape.hidden                  # causal QK^T and AV, forward
+    attn = 2*shape.layers*context_length*shape.heads*shape.head_dim    # causal QK^T and AV, forward
     linear = 2*n_matmul*(1 + 1 + (0 if frozen_base else 1) + (1 if checkpointing else 0))
     return dict(model=6*n_matmul, hardware=linear + attn*(1 + 2 + (1 if checkpointing else 0)))
 
@@ -164,8 +175,8 @@ STACKS = {s.name: s for s in [
           ('bitsandbytes',), about='ours_custom_qlora_fast with --use_activation_cpu_offload true --checkpoint_halves true --lora_dropout_kernel fused'),
     Stack('ours_qlora', 'ours', dict(train_type='qlora'), ('bitsandbytes', 'peft'), about='fsdp_qlora_train, NF4 QuantLinear + PEFT LoRA'),
     Stack('ours_custom_lora', 'ours', dict(train_type='custom_lora'), about='fsdp_qlora_train, bf16 base + our LoRA'),
-    Stack('hf_qlora', 'hf', dict(quant='nf4'), ('bitsandbytes', 'peft'), cuda=True, about='transformers + PEFT + bitsandbytes NF4 (double quant)'),
-    Stack('hf_lora', 'hf', dict(quant=None), ('peft',), about='transformers + PEFT LoRA, bf16 base'),
+    Stack('hf_qlora', 'hf', dict(quant='nf4'), ('bitsandbytes', 'peft'), cuda=True, about='transformers + PEFT + bitsandbytes NF4 (double quant); MoE: experts stay bf16, LoRA on them by target_parameters'),
+    Stack('hf_lora', 'hf', dict(quant=None), ('peft',), about='transformers + PEFT LoRA, bf16 base (MoE: target_parameters on the experts)'),
     Stack('hf_liger_qlora', 'hf', dict(quant='nf4', liger=True), ('bitsandbytes', 'peft', 'liger_kernel', 'triton'), cuda=True,
           about='hf_qlora + Liger kernels (RMSNorm, SwiGLU, RoPE, fused linear cross-entropy)'),
     Stack('unsloth_qlora', 'unsloth', {}, ('unsloth',), cuda=True, about="Unsloth FastLanguageModel, 4-bit, 'unsloth' checkpointing"),
@@ -233,15 +244,35 @@ def run_hf(stack: Stack, s: BenchSettings, path) -> dict:
     if dev.type == 'cuda': kw['device_map'] = {'': dev.index or 0}
     model = AutoModelForCausalLM.from_pretrained(path, **kw)
     model.config.use_cache = False
-    if stack.opts.get('quant'): model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True, gradient_checkpointing_kwargs=ck)
+    if stack.opts.get('quant'):
+        with experts_aside(model): model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True, gradient_checkpointing_kwargs=ck)
     else: model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ck)
     torch.manual_seed(s.seed)
     model = get_peft_model(model, LoraConfig(r=s.lora_rank, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout, bias='none',
-                                             target_modules=list(LORA_TARGETS['all']), task_type='CAUSAL_LM'))
+                                             task_type='CAUSAL_LM', **peft_targets(model)))
     loader = bench_loader(path, s)
     load_s = time.perf_counter() - t0
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     losses, times = train_loop(model, loader, s, dev)
-    return dict(losses=losses, step_s=times, load_s=load_s)
+    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable)
+
+def peft_targets(model) -> dict:
+    "PEFT's LoRA targets on `model`: the linear layers of `LORA_TARGETS['all']` it has, and its fused expert weights (`target_parameters`)"
+    from fsdp_qlora.moe import is_experts, EXPERT_WEIGHTS
+    linear = {n.rpartition('.')[2] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    params = [f"{n.rpartition('.')[2]}.{w}" for n, m in model.named_modules() if is_experts(m) for w in EXPERT_WEIGHTS
+              if isinstance(getattr(m, w, None), torch.nn.Parameter)]
+    return dict(target_modules=[t for t in LORA_TARGETS['all'] if t in linear], target_parameters=list(dict.fromkeys(params)) or None)
+
+@contextlib.contextmanager
+def experts_aside(model):
+    "Fused experts modules out of `model` for the block (`prepare_model_for_kbit_training` would upcast their weights to float32)"
+    from fsdp_qlora.moe import is_experts
+    held = [(p, n, c) for p in model.modules() for n, c in p.named_children() if is_experts(c)]
+    for p, n, _ in held: setattr(p, n, torch.nn.Identity())
+    try: yield
+    finally:
+        for p, n, c in held: setattr(p, n, c)
 
 # %% ../nbs/15_benchmark.ipynb #64b56cf4
 def run_unsloth(stack: Stack, s: BenchSettings, path) -> dict:
@@ -257,8 +288,9 @@ def run_unsloth(stack: Stack, s: BenchSettings, path) -> dict:
                                              random_state=s.seed, max_seq_length=s.context_length)
     loader = bench_loader(path, s)
     load_s = time.perf_counter() - t0
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     losses, times = train_loop(model, loader, s, dev)
-    return dict(losses=losses, step_s=times, load_s=load_s)
+    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable)
 
 # %% ../nbs/15_benchmark.ipynb #f105efdc
 def ours_flags(stack: Stack, s: BenchSettings, path, port: int, output_dir) -> dict:
@@ -288,6 +320,7 @@ class TimedLines(io.TextIOBase):
     def flush(self): self.out.flush()
 
 _STEP = re.compile(r'^step (\d+): (.*)$')
+_TRAINABLE = re.compile(r'trainable params: ([\d,]+)')
 
 def step_lines(lines) -> list[tuple[float, dict]]:
     "`(time, metrics)` of each `step k: name value, ...` log line"
@@ -314,7 +347,8 @@ def run_ours(stack: Stack, s: BenchSettings, path) -> dict:
     steps = step_lines(lines.lines)
     need(len(steps) == len(losses) > 0, f"expected a log line per step, found {len(steps)} for {len(losses)} steps")
     times = [m['step_s'] for _, m in steps]
-    return dict(losses=losses, step_s=times, load_s=steps[0][0] - times[0] - t0, flags=flags)
+    trainable = next((int(m.group(1).replace(',', '')) for _, l in lines.lines if (m := _TRAINABLE.search(l))), None)
+    return dict(losses=losses, step_s=times, load_s=steps[0][0] - times[0] - t0, flags=flags, trainable=trainable)
 
 PEER_RUNNERS: dict[str, Callable] = dict(ours=run_ours, hf=run_hf, unsloth=run_unsloth)
 
@@ -359,7 +393,8 @@ def summarize(res: dict, s: BenchSettings, flops: dict, peak: float | None) -> d
     util = lambda f: None if peak is None else f*tok_s/peak
     return dict(status='ok', note='', load_s=res['load_s'], step_s=step, tok_s=tok_s, mfu=util(flops['model']), hfu=util(flops['hardware']),
                 peak_alloc_gib=res['peak_alloc_gib'], peak_reserved_gib=res['peak_reserved_gib'], host_rss_gib=res['host_rss_gib'],
-                losses=res['losses'], all_step_s=res['step_s'], versions=res.get('versions', {}), flags=res.get('flags'))
+                losses=res['losses'], all_step_s=res['step_s'], versions=res.get('versions', {}), flags=res.get('flags'),
+                trainable=res.get('trainable'))
 
 def _last_error(text: str) -> str:
     lines = [l for l in text.strip().splitlines() if l.strip() and 'warn' not in l.lower()]
@@ -391,14 +426,15 @@ def markdown_table(report: dict) -> str:
     ok = base.get('status') == 'ok'
     ratio = lambda r, k: _fmt(r[k]/base[k], '.2f') if ok and r.get(k) and base.get(k) else ''
     head = ['stack', 'status', 'load s', 'step s', 'tok/s', 'MFU %', 'HFU %', 'peak alloc GiB', 'peak reserved GiB', 'host RSS GiB',
-            'loss first', 'loss last', f"tok/s ÷ {report['baseline']}", f"mem ÷ {report['baseline']}"]
+            'trained M', 'loss first', 'loss last', f"tok/s ÷ {report['baseline']}", f"mem ÷ {report['baseline']}"]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|'*len(head)]
     for name, r in rows.items():
         if r['status'] != 'ok': lines.append(f"| {name} | {r['note']} |" + ' |'*(len(head) - 2)); continue
         pct = lambda v: _fmt(None if v is None else 100*v, '.1f')
         lines.append('| ' + ' | '.join([name, 'ok', _fmt(r['load_s'], '.1f'), _fmt(r['step_s'], '.3f'), _fmt(r['tok_s'], ',.0f'),
                                         pct(r['mfu']), pct(r['hfu']), _fmt(r['peak_alloc_gib'], '.2f'), _fmt(r['peak_reserved_gib'], '.2f'),
-                                        _fmt(r['host_rss_gib'], '.2f'), _fmt(r['losses'][0], '.4f'), _fmt(r['losses'][-1], '.4f'),
+                                        _fmt(r['host_rss_gib'], '.2f'), _fmt((r.get('trainable') or 0)/1e6 or None, '.2f'),
+                                        _fmt(r['losses'][0], '.4f'), _fmt(r['losses'][-1], '.4f'),
                                         ratio(r, 'tok_s'), ratio(r, 'peak_alloc_gib')]) + ' |')
     return '\n'.join(lines)
 

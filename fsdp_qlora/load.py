@@ -18,7 +18,7 @@ from accelerate import init_empty_weights
 from .core import *
 from .quantize import QuantLinear, QUANT_BACKENDS, quantize_weight, quantize_linears, is_quant
 from .families import family
-from .moe import QuantStack, quantize_stack, quantize_experts, CheckpointKeys
+from .moe import QuantStack, quantize_stack, quantize_experts, CheckpointKeys, to_checkpoint_names
 
 # %% auto #0
 __all__ = ['ATTENTIONS', 'QUANT_CONFIG', 'resolve_model', 'weight_files', 'tied_weights', 'tied_modules', 'quant_skip',
@@ -268,8 +268,10 @@ def write_random_checkpoint(path, config, shard_bytes: int = 2**30, dtype=torch.
         fname = f"model-{i+1:05d}-of-{len(groups):05d}.safetensors"
         tensors = {n: (torch.ones(s, dtype=dtype) if len(s) == 1 else
                        torch.randn(s, generator=g, device=device).mul_(0.02).to('cpu', dtype)) for n, s in group}
-        save_file(tensors, str(path/fname), metadata={'format': 'pt'}); del tensors
-        weight_map.update({n: fname for n, _ in group})
+        tensors = {k: t if k in tensors else t.clone(memory_format=torch.contiguous_format)     # per-expert slices: own storage
+                   for k, t in to_checkpoint_names(tensors, model).items()}
+        save_file(tensors, str(path/fname), metadata={'format': 'pt'})
+        weight_map.update({k: fname for k in tensors}); del tensors
     total = sum(s.numel()*dtype.itemsize for _, s in shapes)
     (path/'model.safetensors.index.json').write_text(json.dumps(dict(metadata=dict(total_size=total), weight_map=weight_map), indent=1))
     return path

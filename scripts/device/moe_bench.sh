@@ -1,32 +1,60 @@
 #!/usr/bin/env bash
-# MoE QLoRA on one GPU (run from the repo root; carry .whl as for foundation.sh):
-# 1. scripts/device/moe_gemm.py: the expert GEMMs of one Qwen3-30B-A3B layer, loop vs grouped (vs transformers' bf16 kernels);
-# 2. writes a Qwen3-30B-A3B-shaped checkpoint (LAYERS decoder layers, default all 48; 128 experts, top 8) with random weights
-#    directly in NF4 (write_random_quantized: never a bf16 copy, ~17 GB for 48 layers), then trains custom_qlora on it for
-#    MAX_STEPS steps with each --experts_kernel: tokens/s, peak GPU memory and host RSS per step (stdout lines).
-# Results: $OUT/moe_gemm.jsonl, $OUT/moe_train_<kernel>.log. Env: LAYERS, MAX_STEPS, CTX, FLAGS (extra train flags; default
-# --compile false: the expert loop syncs on the hit experts, untried under torch.compile).
+# MoE QLoRA on one GPU, every number in one call of <= 9 minutes (run from the repo root; carry .whl and .whl-bench, as bench.sh):
+# (a) scripts/device/moe_gemm.py: the expert GEMMs of one Qwen3-30B-A3B layer, loop vs grouped (vs transformers' bf16 kernels)
+#     -> $OUT/moe_gemm.jsonl; the faster of our two kernels is used below (KERNEL=loop|grouped forces one);
+# (b) a Qwen3-30B-A3B-shaped checkpoint (LAYERS of 48; 128 experts, top 8) with random weights written directly in NF4
+#     (scripts/device/moe_bench.py write: never a bf16 copy, ~17 GB, write time measured), then custom_qlora training on it,
+#     --lora_target_modules all (attention + every expert), r16, context CTX, MAX_STEPS steps, --experts_kernel of (a)
+#     (KERNELS="loop grouped" for both), FLAGS (default --compile false): tokens/s, peak GPU memory, host RSS
+#     -> $OUT/moe_write.json, $OUT/moe_train_<kernel>.log and .json; the checkpoint is deleted afterwards (disk);
+# (c) fsdp_qlora_bench on SHAPE (default olmoe_1b_7b: bf16 checkpoint 13 GB, written per expert), context 2048, batch BATCH (2),
+#     LoRA r16 alpha 32, 2 warm-up + STEPS (3) measured steps, STACKS (default: ours with (a)'s kernel and auto speed flags,
+#     the same with --compile false, hf_qlora, unsloth_qlora) -> $OUT/moe_bench.json, .log, logs in $OUT/moe_bench_logs.tgz.
+# PARTS (default abc) picks the parts. Each part runs under `timeout`; (c) gets what is left of BUDGET (default 520 s from the start) and each stack BENCH_STACK_S.
+# Smoke test without a GPU: tiny shapes on the CPU (CTX=64 FLAGS="--compile false --precision fp32" SHAPE=tiny_moe PREC=fp32 ...).
 set -o pipefail
-source scripts/device/env.sh
-nvidia-smi --query-gpu=name,memory.total --format=csv
-python3 scripts/device/moe_gemm.py 4096 10 2>&1 | grep -v Warning | tee $OUT/moe_gemm.jsonl
-CK=/tmp/qwen3_30b_a3b_nf4
-python3 - <<PY || exit 1
-import time, torch
-from transformers import Qwen3MoeConfig
-from fsdp_qlora.load import write_random_quantized
-cfg = Qwen3MoeConfig(hidden_size=2048, intermediate_size=6144, moe_intermediate_size=768, num_experts=128, num_experts_per_tok=8,
-                     num_hidden_layers=${LAYERS:-48}, num_attention_heads=32, num_key_value_heads=4, head_dim=128, vocab_size=151936,
-                     max_position_embeddings=40960, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
-t = time.perf_counter()
-write_random_quantized("$CK", cfg, backend='bnb', shard_bytes=4*2**30, device='cuda')
-print(f"wrote {cfg.num_hidden_layers}-layer Qwen3-30B-A3B-shaped NF4 checkpoint in {time.perf_counter() - t:.0f}s")
-PY
-du -sh $CK
-for K in loop grouped; do
-  echo "== --experts_kernel $K"
-  python3 -c "from fsdp_qlora.cli import train_cli; train_cli()" --model_name $CK --train_type custom_qlora --world_size 1 --batch_size 1 \
-    --context_length ${CTX:-2048} --dataset random_tokens --dataset_samples 16 --max_steps ${MAX_STEPS:-6} --lora_rank 16 --lora_alpha 32 \
-    --lora_dropout 0 --lora_target_modules all --log_to stdout --experts_kernel $K ${FLAGS:---compile false} 2>&1 \
-    | grep -E "^step|peak|Loaded|Sharded|trainable|Error|error" | tee $OUT/moe_train_$K.log
+T0=$SECONDS
+WHEELS=${WHEELS:-".whl .whl-bench"} source scripts/device/env.sh
+export TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 UNSLOTH_DISABLE_STATISTICS=1 UNSLOTH_DISABLE_LLM_COMPRESSOR_AUTOINSTALL=1 WANDB_MODE=offline
+left() { local l=$(( ${BUDGET:-520} - (SECONDS - T0) )); echo $(( l > 30 ? l : 30 )); }
+stamp() { echo "== [$((SECONDS - T0))s] $*"; }
+nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null; df -h /tmp | tail -1; nproc; free -g | head -2
+python3 -c "import torch, transformers, bitsandbytes, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__, 'peft', peft.__version__)"
+
+PARTS=${PARTS:-abc}
+if [[ $PARTS == *a* ]]; then
+  stamp "(a) expert GEMMs"
+  timeout ${GEMM_S:-75} python3 scripts/device/moe_gemm.py ${GEMM_TOKENS:-4096} ${GEMM_REPS:-10} 2>&1 | grep -v Warning | tee $OUT/moe_gemm.jsonl
+fi
+K=${KERNEL:-$(python3 scripts/device/moe_bench.py pick $OUT/moe_gemm.jsonl)}
+stamp "experts kernel: $K"
+
+if [[ $PARTS == *b* ]]; then
+stamp "(b) ${LAYERS:-48}-layer Qwen3-30B-A3B shape in NF4"
+CK=/tmp/qwen3_30b_a3b_nf4; rm -rf $CK
+timeout ${WRITE_S:-120} python3 scripts/device/moe_bench.py write $CK ${LAYERS:-48} 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/moe_write.log
+tail -1 $OUT/moe_write.log > $OUT/moe_write.json; du -sh $CK
+for KK in ${KERNELS:-$K}; do
+  stamp "training, --experts_kernel $KK"
+  timeout ${TRAIN_S:-150} python3 -c "from fsdp_qlora.cli import train_cli; train_cli()" --model_name $CK --train_type custom_qlora --world_size 1 \
+    --batch_size 1 --context_length ${CTX:-2048} --dataset random_tokens --dataset_samples 16 --max_steps ${MAX_STEPS:-5} --lora_rank 16 \
+    --lora_alpha 32 --lora_dropout 0 --lora_target_modules all --log_to stdout --experts_kernel $KK ${FLAGS:---compile false} 2>&1 \
+    | grep -E "^step|peak|Loaded|Sharded|trainable|Error|error|Killed" | tee $OUT/moe_train_$KK.log
+  python3 scripts/device/moe_bench.py summary $OUT/moe_train_$KK.log $OUT/moe_train_$KK.json
 done
+rm -rf $CK
+fi
+
+[[ $PARTS == *c* ]] || exit 0
+SHAPE=${SHAPE:-olmoe_1b_7b}
+STACKS=${STACKS:-ours_custom_qlora+experts_kernel=$K+compile=false,hf_qlora,unsloth_qlora,ours_custom_qlora+experts_kernel=$K}
+stamp "(c) side by side on $SHAPE: $STACKS ($(left)s left)"
+timeout $(left) python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline hf_qlora --context_length ${CTX:-2048} \
+  --batch_size ${BATCH:-2} --lora_rank 16 --lora_alpha 32 --lora_dropout 0 --steps ${STEPS:-3} --warmup_steps 2 --precision ${PREC:-bf16} \
+  --work_dir /tmp/moe_bench --output $OUT/moe_bench.json --timeout ${BENCH_STACK_S:-110} 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/moe_bench.log
+echo "rc=$?"
+tar czf $OUT/moe_bench_logs.tgz -C /tmp/moe_bench/logs . 2>/dev/null
+# the table again from the JSON (also when the run above was cut short: it is rewritten after each stack), against both peers
+python3 -c "import json, sys; from fsdp_qlora.benchmark import markdown_table; r = json.load(open(sys.argv[1]))
+for b in ('hf_qlora', 'unsloth_qlora'): r['baseline'] = b; print(markdown_table(r), end='\n\n')" $OUT/moe_bench.json
+stamp "done"
