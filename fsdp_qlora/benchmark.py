@@ -6,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/benchmark.html.md"""
 
 # %% ../nbs/15_benchmark.ipynb #17bf3ca3
 from __future__ import annotations
-import os, sys, io, re, json, time, math, shutil, resource, statistics, subprocess, importlib.util, contextlib
+import os, sys, io, re, json, time, math, shutil, signal, resource, statistics, subprocess, importlib.util, contextlib
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Annotated, Callable
@@ -408,13 +408,16 @@ def run_stack(stack: Stack, s: BenchSettings, path, flops: dict, peak, log_dir, 
     out = log_dir/f'{stack.name}.json'; out.unlink(missing_ok=True)
     spec = json.dumps(dict(stack=stack.name, settings=asdict(s) | dict(profile_dir=str(log_dir/f'{stack.name}_profile')), path=str(path)))
     cmd = [sys.executable, '-m', 'fsdp_qlora.benchmark', '--_peer', spec, str(out)]
-    try: r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        text = lambda b: b.decode(errors='replace') if isinstance(b, bytes) else (b or '')
-        (log_dir/f'{stack.name}.log').write_text(text(e.stdout) + '\n--- stderr ---\n' + text(e.stderr))
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try: stdout, stderr = p.communicate(timeout=timeout)
+    except BaseException as e:               # timed out, or this process interrupted: the stack and its helpers go too
+        os.killpg(p.pid, signal.SIGKILL)
+        stdout, stderr = p.communicate()
+        (log_dir/f'{stack.name}.log').write_text(stdout + '\n--- stderr ---\n' + stderr)
+        if not isinstance(e, subprocess.TimeoutExpired): raise
         return dict(status='failed', note=f'timed out after {timeout}s')
-    (log_dir/f'{stack.name}.log').write_text(r.stdout + '\n--- stderr ---\n' + r.stderr)
-    if r.returncode != 0 or not out.exists(): return dict(status='failed', note=f"failed: {_last_error(r.stderr or r.stdout)}")
+    (log_dir/f'{stack.name}.log').write_text(stdout + '\n--- stderr ---\n' + stderr)
+    if p.returncode != 0 or not out.exists(): return dict(status='failed', note=f"failed: {_last_error(stderr or stdout)}")
     return summarize(json.loads(out.read_text()), s, flops, peak)
 
 # %% ../nbs/15_benchmark.ipynb #ae9c9470
@@ -495,6 +498,7 @@ def bench_cli(argv=None):
     "Entry point of the `fsdp_qlora_bench` console script (and of each stack's process, with `--_peer SPEC OUT`)"
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ['--_peer']: return peer_main(*argv[1:3])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # `timeout` or `kill`: unwind, so `run_stack` ends the running stack
     run_cli(fsdp_qlora_bench, argv)
 
 # %% ../nbs/15_benchmark.ipynb #3b5eb6cf

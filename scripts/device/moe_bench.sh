@@ -49,7 +49,7 @@ fi
 SHAPE=${SHAPE:-olmoe_1b_7b}
 STACKS=${STACKS:-ours_custom_qlora+experts_kernel=$K+compile=false,hf_qlora,unsloth_qlora,ours_custom_qlora+experts_kernel=$K}
 stamp "(c) side by side on $SHAPE: $STACKS ($(left)s left)"
-timeout $(left) python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline hf_qlora --context_length ${CTX:-2048} \
+timeout -k 15 $(left) python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline hf_qlora --context_length ${CTX:-2048} \
   --batch_size ${BATCH:-2} --lora_rank 16 --lora_alpha 32 --lora_dropout 0 --steps ${STEPS:-3} --warmup_steps 2 --precision ${PREC:-bf16} \
   --work_dir /tmp/moe_bench --output $OUT/moe_bench.json --timeout ${BENCH_STACK_S:-110} 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/moe_bench.log
 echo "rc=$?"
