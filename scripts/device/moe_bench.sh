@@ -38,7 +38,7 @@ for KK in ${KERNELS:-$K}; do
   stamp "training, --experts_kernel $KK"
   timeout ${TRAIN_S:-150} python3 -c "from fsdp_qlora.cli import train_cli; train_cli()" --model_name $CK --train_type custom_qlora --world_size 1 \
     --batch_size 1 --context_length ${CTX:-2048} --dataset random_tokens --dataset_samples 16 --max_steps ${MAX_STEPS:-5} --lora_rank 16 \
-    --lora_alpha 32 --lora_dropout 0 --lora_target_modules all --log_to stdout --experts_kernel $KK ${FLAGS:---compile false} 2>&1 \
+    --lora_alpha 32 --lora_dropout 0 --lora_target_modules all --use_cpu_offload false --log_to stdout --experts_kernel $KK ${FLAGS:---compile false} 2>&1 \
     | grep -E "^step|peak|Loaded|Sharded|trainable|Error|error|Killed" | tee $OUT/moe_train_$KK.log
   python3 scripts/device/moe_bench.py summary $OUT/moe_train_$KK.log $OUT/moe_train_$KK.json
 done
