@@ -34,7 +34,13 @@ def timed(fn, params):
         for p in params: p.grad = None
     return statistics.median(ts), (torch.cuda.max_memory_allocated() - base)/2**30 if cuda else float('nan')
 
-rows = []
+class Rows(list):
+    "Rows printed as JSON lines as soon as measured (a run cut short by `timeout` keeps the rows it has)"
+    def append(self, r):
+        super().append(r)
+        print(json.dumps(dict(tokens=tokens, device=torch.cuda.get_device_name() if cuda else 'cpu (smoke test shape)', **r)), flush=True)
+
+rows = Rows()
 qe = QuantExperts(hf.experts, 'bnb', dt).to(dev)
 for n in qe.weight_names:
     st = getattr(qe, n)
@@ -52,6 +58,8 @@ for impl in ('eager', 'grouped_mm', 'batched_mm'):
     try:
         hf.experts.config._experts_implementation = impl
         ms, gib = timed(lambda: hf.experts(xx, idx, w), [xx])
-    except Exception as e: rows.append(dict(row=f'transformers bf16 {impl}', error=str(e)[:200])); continue
+    except Exception as e:
+        rows.append(dict(row=f'transformers bf16 {impl}', error=str(e)[:200]))
+        if cuda: torch.cuda.empty_cache()
+        continue
     rows.append(dict(row=f'transformers bf16 experts (no LoRA, no dequantization), {impl}', ms=round(ms, 2), peak_gib=round(gib, 2)))
-for r in rows: print(json.dumps(dict(tokens=tokens, device=torch.cuda.get_device_name() if cuda else 'cpu (smoke test shape)', **r)), flush=True)
