@@ -18,7 +18,8 @@ from .core import *
 from types import SimpleNamespace
 from .quantize import QuantLinear, quantize_weight, load_quantized, quant_options, _matches
 from .adapters import ADAPTERS, TRAIN_TYPES, LORA_TARGETS, lora_targets
-from .moe import split_expert_adapter, peft_expert_tensors, check_expert_adapter, expert_deltas, fused_sources, to_checkpoint_names
+from .moe import (split_expert_adapter, peft_expert_tensors, check_expert_adapter, expert_deltas, fused_sources, to_checkpoint_names,
+                            checkpoint_quantizer, CheckpointKeys, plain_tensors)
 from .precision import PRECISIONS
 from .load import resolve_model, weight_files, empty_model, tied_weights
 
@@ -75,13 +76,19 @@ def base_path(cfg: dict) -> Path:
 
 # %% ../nbs/11_convert.ipynb #dca05b72
 def base_shapes(path, keep_fused: bool = False) -> dict:
-    "{tensor name: shape} of the checkpoint at `path`, from the safetensors headers; without per-expert tensors that transformers fuses (MoE notebook) unless `keep_fused`"
+    "{tensor name: shape} of the checkpoint at `path`, from the safetensors headers; without per-expert tensors that transformers fuses (MoE notebook) unless `keep_fused`, weights stored quantized as their weights"
     shapes = {}
     for f in weight_files(Path(path)):
         with safe_open(f, 'pt') as sf:
             for k in sf.keys(): shapes[k] = tuple(sf.get_slice(k).get_shape())
-    fused = set() if keep_fused else fused_sources(empty_model(Path(path)), shapes)
-    return {k: s for k, s in shapes.items() if k not in fused}
+    model = empty_model(Path(path))
+    fused = fused_sources(model, shapes)
+    rest = {k: s for k, s in shapes.items() if k not in fused}
+    if not keep_fused: return rest
+    if checkpoint_quantizer(model.config) is None: return shapes
+    params, ck = dict(model.named_parameters()), CheckpointKeys(model, shapes)
+    weights = {n: params[n] for n in {ck.name(k) for k in fused}}            # what the quantized parts (and experts) stand for
+    return {**rest, **{k: tuple(t.shape) for k, t in to_checkpoint_names(weights, model).items()}}
 
 def split_adapter(sd: dict, row: AdapterExport) -> dict:
     "{module: {role: tensor}} of the adapter state dict `sd`"
@@ -172,7 +179,7 @@ def _quant_roundtrip(W, cfg: dict):
     return q.dequantize().float()
 
 def _write_model(base: Path, out, tensors_of: Callable, dtype: torch.dtype):
-    "Write base's layout to `out` with each shard's tensors from `tensors_of(shard file)` cast to `dtype`"
+    "Write base's layout to `out` with each shard's tensors from `tensors_of(shard file)` cast to `dtype`, its config without quantization"
     with atomic_path(out, is_dir=True) as tmp:
         tmp, total, wmap = Path(tmp), 0, {}
         for f in base.iterdir():
@@ -186,8 +193,14 @@ def _write_model(base: Path, out, tensors_of: Callable, dtype: torch.dtype):
         c = json.loads((base/'config.json').read_text())
         c['dtype'] = str(dtype).removeprefix('torch.')
         if 'torch_dtype' in c: c['torch_dtype'] = c['dtype']
+        c.pop('quantization_config', None)      # the weights are written dequantized: transformers' remove_quantization_config does this
         (tmp/'config.json').write_text(json.dumps(c, indent=2))
     return Path(out)
+
+def _plain_reader(base: Path) -> Callable:
+    "A function of one shard's tensors of `base` giving them as 16-bit weights: parts of weights stored quantized (gpt-oss's MXFP4) dequantized by transformers' quantizer (MoE notebook)"
+    keys = [k for f in weight_files(base) for k in safe_open(f, 'pt').keys()]
+    return plain_tensors(empty_model(base, torch.float32), keys)
 
 def save_merged(sd: dict, cfg: dict, out, dtype=torch.bfloat16, merge_into: str = 'original') -> Path:
     "Write the base model of `cfg` with the trained `sd` folded in (adapters) or swapped in (whole weights) to `out`"
@@ -203,9 +216,10 @@ def save_merged(sd: dict, cfg: dict, out, dtype=torch.bfloat16, merge_into: str 
     if experts:      # fused experts: per-expert updates in the checkpoint's names (MoE notebook)
         skeleton = empty_model(base); check_expert_adapter(experts, cfg['lora_rank'], skeleton)
         deltas = expert_deltas(experts, scaling, skeleton)
+    plain = _plain_reader(base)
     def tensors_of(f):
         with safe_open(f, 'pt') as sf:
-            ts = {k: sf.get_tensor(k) for k in sf.keys()}
+            ts = plain({k: sf.get_tensor(k) for k in sf.keys()})
         for k in set(ts) & set(deltas):
             need(merge_into == 'original' or ts[k].dim() == 2, f"--merge_into dequantized: {k} is a fused 3-D expert weight in the checkpoint; "
                  "merge into the original weights (--merge_into original)")
@@ -238,9 +252,10 @@ def _save_complete(sd, cfg, out, dtype, base, shapes, merge_into):
         need(tuple(t.shape) == shapes[k], f"{k}: trained shape {tuple(t.shape)}, the base has {shapes[k]}")
     sd = {**sd, **{t: sd[s] for t, s in tied_weights(empty_model(base)).items() if s in sd and t in shapes}}   # a stored copy of a tied head follows the embedding
     deq = quantized_weights(cfg, base) - set(sd) if merge_into == 'dequantized' else set()
+    plain = _plain_reader(base)
     def tensors_of(f):
-        with safe_open(f, 'pt') as sf:
-            return {k: sd[k] if k in sd else _quant_roundtrip(sf.get_tensor(k), cfg) if k in deq else sf.get_tensor(k) for k in sf.keys()}
+        with safe_open(f, 'pt') as sf: ts = plain({k: sf.get_tensor(k) for k in sf.keys()})
+        return {k: sd[k] if k in sd else _quant_roundtrip(t, cfg) if k in deq else t for k, t in ts.items()}
     _write_model(base, out, tensors_of, dtype)
     rprint(f"Wrote complete model ({len(sd)} trained tensors, {len(deq)} dequantized weights, {dtype}) to {out}")
     return Path(out)

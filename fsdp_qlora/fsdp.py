@@ -26,8 +26,8 @@ from .families import MODEL_FAMILIES, layer_classes, model_type
 # %% auto #0
 __all__ = ['SHARDINGS', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves', 'shard_model',
            'needs_fsdp', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers', 'capture_real',
-           'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants', 'bit_exact_check',
-           'run_torchrun']
+           'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants', 'lora_linear_case',
+           'bit_exact_check', 'bit_exact_main', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -243,22 +243,26 @@ def quant_variants(backends=None, bits=None) -> list:
         out += [(f"{b}{n}" if n else b, b, {row.flags['n_bits']: n} if n else {}) for n in widths]
     return out
 
-def bit_exact_check(device=None, out_features: int = 256, in_features: int = 512, backends=None, bits=None) -> dict:
-    "For each backend (and bit width) × precision: do quantized bytes and outputs survive `fully_shard` + all-gather exactly?"
+def lora_linear_case(backend: str, opts: dict, prec: Precision, out_features: int = 256, in_features: int = 512):
+    "A LoRA-wrapped `QuantLinear` whose packed codes hold every byte value: (model, name of its quantized module, input shape)"
     from fsdp_qlora.adapters import LoRA
+    layer = QuantLinear(in_features, out_features, backend=backend, compute_dtype=prec.compute_dtype, **opts)
+    load_quantized(layer, _every_byte(quantize_weight(layer, torch.randn(out_features, in_features, dtype=prec.compute_dtype))))
+    model = nn.Sequential(LoRA(layer, r=8, alpha=16, dropout=0.))
+    with torch.no_grad(): model[0].lora_B.weight.normal_()
+    return model, '0.base_layer', (4, in_features)
+
+def bit_exact_check(device=None, backends=None, bits=None, case=lora_linear_case) -> dict:
+    "For each backend (and bit width) × precision: do the quantized bytes of `case`'s model, and its output, survive `fully_shard` + all-gather exactly?"
     device = torch.device(device or default_device(int(os.environ.get('LOCAL_RANK', 0))))
     mesh = init_device_mesh(device.type, (world_size(),))
     results = {}
     for label, bname, opts in quant_variants(backends, bits):
         for pname, prec in PRECISIONS.items():
             torch.manual_seed(0)
-            layer = QuantLinear(in_features, out_features, backend=bname, compute_dtype=prec.compute_dtype, **opts)
-            qt = _every_byte(quantize_weight(layer, torch.randn(out_features, in_features, dtype=prec.compute_dtype)))
-            load_quantized(layer, qt)
-            model = apply_precision(nn.Sequential(LoRA(layer, r=8, alpha=16, dropout=0.)), prec)
-            with torch.no_grad(): model[0].lora_B.weight.normal_()
-            model.to(device)
-            x = torch.randn(4, in_features, device=device, dtype=prec.compute_dtype)
+            model, qname, shape = case(bname, opts, prec)
+            model = apply_precision(model, prec).to(device)
+            x = torch.randn(shape, device=device, dtype=prec.compute_dtype)
             with torch.no_grad(), prec.autocast_ctx(device): ref = model(x)
             full = {n: t.detach().clone() for n, t in model.state_dict().items()}
             shared = {n: full[n] for n in full if 'lora' in n}
@@ -266,21 +270,21 @@ def bit_exact_check(device=None, out_features: int = 256, in_features: int = 512
             model.to('meta')
             fully_shard(model, mesh=mesh, mp_policy=prec.mp_policy())
             materialize(model, device, loaded, shared, from_rank0=True)
-            seen = {}
-            h = model[0].base_layer.register_forward_pre_hook(
-                lambda m, a: seen.update({n: getattr(m, n).detach().clone() for n in m.quant_names()}))
+            seen, quant = {}, model.get_submodule(qname)       # what the quantized module holds once the forward has gathered it
+            h = model.register_forward_pre_hook(lambda m, a: seen.update({n: getattr(quant, n).detach().clone() for n in quant.quant_names()}))
             with torch.no_grad(), prec.autocast_ctx(device): out = model(x)
             h.remove()
-            same = {n: torch.equal(seen[n].view(torch.uint8), full[f'0.base_layer.{n}'].view(torch.uint8)) for n in seen}
-            codes = layer.quant_names()[0]
-            got, want = seen[codes].view(torch.uint8), full[f'0.base_layer.{codes}'].view(torch.uint8)
+            same = {n: torch.equal(seen[n].view(torch.uint8), full[f'{qname}.{n}'].view(torch.uint8)) for n in seen}
+            codes = quant.quant_names()[0]
+            got, want = seen[codes].view(torch.uint8), full[f'{qname}.{codes}'].view(torch.uint8)
             results[f'{label}/{pname}'] = dict(tensors_equal=all(same.values()), output_equal=torch.equal(out, ref),
                                                bytes_changed=int((got != want).sum()), byte_values=int(want.unique().numel()))
     return results
 
-def _bit_exact_main():
+def bit_exact_main(case=lora_linear_case, prog: str = 'python -m fsdp_qlora.fsdp'):
+    "The self-check as a `torchrun` entry point: `bit_exact_check(case=case)` with `--backends`/`--bits`, printed by rank 0 (and written to the file `FSDP_QLORA_CHECK_OUT` names)"
     import argparse
-    ap = argparse.ArgumentParser(prog='python -m fsdp_qlora.fsdp', description='FSDP2 bit-exactness self-check of the quantized layers')
+    ap = argparse.ArgumentParser(prog=prog, description='FSDP2 bit-exactness self-check of the quantized layers')
     ap.add_argument('--backends', default=None, help='comma-separated backends (default: every installed one)')
     ap.add_argument('--bits', default=None, help='comma-separated bit widths for backends that take --n_bits (default: all)')
     a = ap.parse_args()
@@ -291,7 +295,7 @@ def _bit_exact_main():
     backend = 'nccl' if cuda else 'gloo'
     if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     dist.init_process_group(backend)
-    res = bit_exact_check(backends=a.backends and a.backends.split(','), bits=a.bits and [int(b) for b in a.bits.split(',')])
+    res = bit_exact_check(backends=a.backends and a.backends.split(','), bits=a.bits and [int(b) for b in a.bits.split(',')], case=case)
     if is_rank0():
         for k, v in res.items(): print(f"{k:32s} {'intact' if v['tensors_equal'] and v['output_equal'] else 'CORRUPTED'}  {v}", flush=True)
         if os.environ.get('FSDP_QLORA_CHECK_OUT'): Path(os.environ['FSDP_QLORA_CHECK_OUT']).write_text(json.dumps(res))
@@ -304,4 +308,4 @@ def run_torchrun(module: str, nproc: int = 2, args=(), env=None, timeout: int = 
     return subprocess.run(cmd, env={**os.environ, 'OMP_NUM_THREADS': '1', **(env or {})}, capture_output=True, text=True, timeout=timeout)
 
 # %% ../nbs/07_fsdp.ipynb #9f7cde94
-if __name__ == '__main__': _bit_exact_main()
+if __name__ == '__main__': bit_exact_main()

@@ -16,10 +16,11 @@ from .core import *
 from .quantize import QUANT_BACKENDS
 
 # %% auto #0
-__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'EXPERT_KERNELS', 'LOW_RANK', 'is_experts', 'is_moe', 'QuantStack', 'quantize_stack',
-           'QuantExperts', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'CheckpointKeys', 'aux_loss_coef',
-           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
-           'to_checkpoint_names', 'fused_sources', 'experts_bit_exact_check']
+__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'EXPERT_KERNELS', 'LOW_RANK', 'DEQUANTIZE_ON_LOAD', 'is_experts', 'is_moe',
+           'QuantStack', 'quantize_stack', 'QuantExperts', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA',
+           'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'split_expert_adapter',
+           'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas', 'to_checkpoint_names', 'fused_sources',
+           'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -74,6 +75,11 @@ class QuantStack(nn.Module):
     def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts=None) -> torch.Tensor:
         "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM"
         return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        "The dtype of the weight it stands for (transformers' conversion ops ask a parameter's, to dequantize into it)"
+        return self.compute_dtype
 
     def extra_repr(self): return f"{self.num_experts} experts, {self.in_features}, {self.out_features}, backend={self.backend.name}"
 
@@ -233,12 +239,27 @@ class _Fused:
     sources: dict
     got: dict = field(default_factory=dict)
 
+DEQUANTIZE_ON_LOAD = ('mxfp4',)    # checkpoint quantizations whose stored tensors transformers' quantizer dequantizes while we load (tested below)
+
+def checkpoint_quantizer(config):
+    "transformers' quantizer of a checkpoint stored quantized (its config's `quantization_config`), set to dequantize; None for a 16-bit one"
+    qc = getattr(config, 'quantization_config', None)
+    if qc is None: return None
+    from transformers.quantizers import AutoHfQuantizer
+    method = qc.get('quant_method') if isinstance(qc, dict) else getattr(qc, 'quant_method', None)
+    need(str(method) in DEQUANTIZE_ON_LOAD, f"--model_name: the checkpoint is stored quantized ({method}); fsdp_qlora loads 16-bit checkpoints "
+         f"and those stored as {', '.join(DEQUANTIZE_ON_LOAD)}: use the model's 16-bit release")
+    q = AutoHfQuantizer.from_config(qc, pre_quantized=True)
+    q.quantization_config.dequantize = True
+    return q
+
 class CheckpointKeys:
-    "How the checkpoint's tensor names map to `model`'s, by transformers' own renamings and converters"
+    "How the checkpoint's tensor names map to `model`'s, by transformers' own renamings and converters (its quantizer's for a checkpoint stored quantized)"
     def __init__(self, model: nn.Module, keys):
         from transformers.conversion_mapping import get_model_conversion_mapping
         from transformers.core_model_loading import WeightConverter, rename_source_key
-        rules = get_model_conversion_mapping(model)
+        self.model = model
+        rules = get_model_conversion_mapping(model, hf_quantizer=checkpoint_quantizer(model.config))
         renames = [r for r in rules if not isinstance(r, WeightConverter)]
         converters = [r for r in rules if isinstance(r, WeightConverter)]
         self.names, self.fused = {}, {}
@@ -261,7 +282,17 @@ class CheckpointKeys:
         if len(g.got) < len(g.sources): return {}
         for sk in sorted(g.got, key=dot_natural_key): g.converter.add_tensor(target, sk, g.sources[sk], g.got.pop(sk))
         del self.fused[target]
-        return g.converter.convert(target)
+        return g.converter.convert(target, model=self.model, config=self.model.config)
+
+def plain_tensors(model: nn.Module, keys):
+    "For the checkpoint of `keys` (`model`: its empty model): a function of one shard's tensors giving them as weights in its names, the parts of quantized ones dequantized once all are read"
+    if checkpoint_quantizer(model.config) is None: return lambda ts: ts
+    ck = CheckpointKeys(model, keys)
+    def plain(ts: dict) -> dict:
+        out = {k: t for k, t in ts.items() if not ck.is_fused(k)}
+        for k in [k for k in ts if ck.is_fused(k)]: out.update(to_checkpoint_names(ck.add(k, ts[k]), model))
+        return out
+    return plain
 
 # %% ../nbs/19_moe.ipynb #d0ce1043
 def aux_loss_coef(model: nn.Module, flag: float | None = None) -> float | None:
@@ -335,53 +366,16 @@ class _EveryExpert(nn.Module):
     def __init__(self, stack): super().__init__(); self.stack = stack
     def forward(self, x): return torch.stack([self.stack.matmul(x, e) for e in range(self.stack.base_layer.num_experts)])
 
-def experts_bit_exact_check(device=None, num_experts: int = 4, out_features: int = 128, in_features: int = 256, backends=None, bits=None) -> dict:
-    "For each backend (and bit width) × precision: do a stack's quantized bytes and outputs survive `fully_shard` + all-gather exactly?"
-    import os
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import fully_shard
-    from fsdp_qlora.fsdp import quant_variants, _every_byte, materialize
-    from fsdp_qlora.precision import PRECISIONS, apply_precision
-    device = torch.device(device or default_device(int(os.environ.get('LOCAL_RANK', 0))))
-    mesh, results = init_device_mesh(device.type, (world_size(),)), {}
-    for label, bname, opts in quant_variants(backends, bits):
-        for pname, prec in PRECISIONS.items():
-            torch.manual_seed(0)
-            stack = QuantStack(num_experts, in_features, out_features, bname, prec.compute_dtype, **opts)
-            qt = quantize_stack(stack, torch.randn(stack.source_shape, dtype=prec.compute_dtype))
-            for n, t in _every_byte(qt).items(): getattr(stack, n).data = t
-            model = apply_precision(_EveryExpert(ExpertLoRA(stack, r=4, dropout=0.)), prec)
-            with torch.no_grad(): model.stack.lora_B.normal_()
-            model.to(device)
-            x = torch.randn(3, in_features, device=device, dtype=prec.compute_dtype)
-            with torch.no_grad(), prec.autocast_ctx(device): ref = model(x)
-            full = {n: t.detach().clone() for n, t in model.state_dict().items()}
-            shared = {n: t for n, t in full.items() if 'lora' in n}
-            loaded = {n: t for n, t in full.items() if n not in shared} if is_rank0() else {}
-            model.to('meta')
-            fully_shard(model, mesh=mesh, mp_policy=prec.mp_policy())
-            materialize(model, device, loaded, shared, from_rank0=True)
-            seen = {}
-            h = model.register_forward_pre_hook(lambda m, a: seen.update({n: getattr(m.stack.base_layer, n).detach().clone() for n in stack.quant_names()}))
-            with torch.no_grad(), prec.autocast_ctx(device): out = model(x)
-            h.remove()
-            same = {n: torch.equal(seen[n].view(torch.uint8), full[f'stack.base_layer.{n}'].view(torch.uint8)) for n in seen}
-            codes = stack.quant_names()[0]
-            got, want = seen[codes].view(torch.uint8), full[f'stack.base_layer.{codes}'].view(torch.uint8)
-            results[f'{label}/{pname}'] = dict(tensors_equal=all(same.values()), output_equal=torch.equal(out, ref),
-                                               bytes_changed=int((got != want).sum()), byte_values=int(want.unique().numel()))
-    return results
-
-def _bit_exact_main():
-    import os, json, torch.distributed as dist
-    from pathlib import Path
-    dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
-    if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    res = experts_bit_exact_check()
-    if is_rank0():
-        for k, v in res.items(): print(f"{k:32s} {'intact' if v['tensors_equal'] and v['output_equal'] else 'CORRUPTED'}  {v}", flush=True)
-        if os.environ.get('FSDP_QLORA_CHECK_OUT'): Path(os.environ['FSDP_QLORA_CHECK_OUT']).write_text(json.dumps(res))
-    dist.destroy_process_group()
+def expert_stack_case(backend: str, opts: dict, prec, num_experts: int = 4, out_features: int = 128, in_features: int = 256):
+    "An `ExpertLoRA` on a `QuantStack` whose codes hold every byte value: (model, name of its quantized module, input shape), for `bit_exact_check`"
+    from fsdp_qlora.fsdp import _every_byte
+    stack = QuantStack(num_experts, in_features, out_features, backend, prec.compute_dtype, **opts)
+    for n, t in _every_byte(quantize_stack(stack, torch.randn(stack.source_shape, dtype=prec.compute_dtype))).items(): getattr(stack, n).data = t
+    model = _EveryExpert(ExpertLoRA(stack, r=4, dropout=0.))
+    with torch.no_grad(): model.stack.lora_B.normal_()
+    return model, 'stack.base_layer', (3, in_features)
 
 # %% ../nbs/19_moe.ipynb #7509a8b4
-if __name__ == '__main__': _bit_exact_main()
+if __name__ == '__main__':
+    from fsdp_qlora.fsdp import bit_exact_main
+    bit_exact_main(expert_stack_case, prog='python -m fsdp_qlora.moe')

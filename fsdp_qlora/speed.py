@@ -440,13 +440,19 @@ def _offload_needed(cfg, cuda: bool) -> bool:
     cap = cfg.max_gpu_memory*2**30 if cfg.max_gpu_memory > 0 else torch.cuda.get_device_properties(0).total_memory
     return sum(est['gpu'].values()) > 0.8*cap
 
+def _dense(cfg) -> bool:
+    "Whether the model has no fused experts (MoE chapter): `compile` suits only those"
+    from fsdp_qlora.moe import is_moe
+    from fsdp_qlora.load import resolve_model, empty_model
+    return not is_moe(empty_model(resolve_model(cfg.model_name)))
+
 def _fused_dropout_suits(cfg, cuda) -> bool:
     from fsdp_qlora.adapters import TRAIN_TYPES
     works = LORA_DROPOUTS['fused'].adapters
     return cuda and cfg.lora_dropout > 0 and TRAIN_TYPES[cfg.train_type].adapter in works
 
 SPEED_DEFAULTS = {d.flag: d for d in [
-    SpeedDefault('compile', True, False, why='compiled decoder layers'),
+    SpeedDefault('compile', True, False, lambda cfg, cuda: _dense(cfg), why='compiled decoder layers'),
     SpeedDefault('loss', 'chunked', 'standard', why='never holds the full float32 logits'),
     SpeedDefault('lora_dropout_kernel', 'fused', 'torch', lambda cfg, cuda: _fused_dropout_suits(cfg, cuda), why='dropout inside lora_A'),
     SpeedDefault('use_activation_cpu_offload', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing, why='saved layer inputs in host memory'),
