@@ -8,8 +8,8 @@
 #     (KERNELS="loop grouped" for both), FLAGS (default --compile false): tokens/s, peak GPU memory, host RSS
 #     -> $OUT/moe_write.json, $OUT/moe_train_<kernel>.log and .json; the checkpoint is deleted afterwards (disk);
 # (c) fsdp_qlora_bench on SHAPE (default olmoe_1b_7b: bf16 checkpoint 13 GB, written per expert), context 2048, batch BATCH (2),
-#     LoRA r16 alpha 32, 2 warm-up + STEPS (3) measured steps, STACKS (default: ours with (a)'s kernel and auto speed flags,
-#     the same with --compile false, hf_qlora, unsloth_qlora) -> $OUT/moe_bench.json, .log, logs in $OUT/moe_bench_logs.tgz.
+#     LoRA r16 alpha 32, 2 warm-up + STEPS (3) measured steps, STACKS (default: ours with (a)'s kernel and auto speed flags (compile off for MoE),
+#     hf_qlora, unsloth_qlora, ours with --compile true) -> $OUT/moe_bench.json, .log, logs in $OUT/moe_bench_logs.tgz.
 # PARTS (default abc) picks the parts. Each part runs under `timeout`; (c) gets what is left of BUDGET (default 520 s from the start) and each stack BENCH_STACK_S.
 # Smoke test without a GPU: tiny shapes on the CPU (CTX=64 FLAGS="--compile false --precision fp32" SHAPE=tiny_moe PREC=fp32 ...).
 set -o pipefail
@@ -47,7 +47,7 @@ fi
 
 [[ $PARTS == *c* ]] || exit 0
 SHAPE=${SHAPE:-olmoe_1b_7b}
-STACKS=${STACKS:-ours_custom_qlora+experts_kernel=$K+compile=false,hf_qlora,unsloth_qlora,ours_custom_qlora+experts_kernel=$K}
+STACKS=${STACKS:-ours_custom_qlora+experts_kernel=$K,hf_qlora,unsloth_qlora,ours_custom_qlora+experts_kernel=$K+compile=true}
 stamp "(c) side by side on $SHAPE: $STACKS ($(left)s left)"
 timeout -k 15 $(left) python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline hf_qlora --context_length ${CTX:-2048} \
   --batch_size ${BATCH:-2} --lora_rank 16 --lora_alpha 32 --lora_dropout 0 --steps ${STEPS:-3} --warmup_steps 2 --precision ${PREC:-bf16} \
