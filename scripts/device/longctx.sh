@@ -3,15 +3,18 @@
 # shape (random weights), our defaults against Unsloth; and the longest Llama-3-8B context that trains under a 24 GiB
 # cap (ours --max_gpu_memory 24, Unsloth capped with set_per_process_memory_fraction) for both. Run from the repo root;
 # carry .whl and .whl-bench. Parts in order, each under `timeout`, all within BUDGET seconds (default 525):
+#  0. The speed notebook's GPU cell that measures the offload's CopyWindow against record_stream on 48 synthetic blocks.
 #  1. 16k: ours (defaults: the offload's CopyWindow) and Unsloth, one benchmark run (ratios against Unsloth).
 #  2. 16k: ours with the OLD offload (`record_stream` in ActivationOffload.pack), from a copy of the package in
 #     /tmp/old with those lines put back, with --memory_detail (the allocator's history: the most bytes freed but
-#     not yet reusable, the segments per stream); rerun without the detail if that run fails.
-#  3. 32k: ours (new), 2 warm-up + 1 measured step. (Unsloth at 32k is not run: it did not finish in time last
-#     call; issue 23 gives 13.35 allocated / 15.35 reserved GiB, 6,672 tok/s for it on an H100.)
-#  4. The Llama-3-8B checkpoint (written while part 2 runs), then the two context searches AT ONCE on the one card (each process capped at 24 GiB,
-#     so whether a try fits does not depend on the other; their step times do, and are not speed numbers):
-#     from START (65536) tokens, growing ×1.5 / bisecting to 8192, 1 warm-up + 1 measured step a try.
+#     not yet reusable, the segments per stream); rerun without the detail if that
+#     run fails and over 300 s are left.
+#  3. The Llama-3-8B checkpoint (written while part 2 runs); then AT ONCE on the one card: ours at 32k (new; 2 warm-up
+#     + 1 measured step: its memory is its own process's, its speed is shared and NOT a speed number) and the two
+#     context searches, ours and Unsloth, each process capped at 24 GiB (whether a try fits does not depend on the
+#     others; step times do): from START (65536) tokens, growing x1.5 / bisecting to 8192, 1 warm-up + 1 measured step
+#     a try, no try started with under 60 s left. (Unsloth at 32k is not run: it did not finish in time last call;
+#     issue 23 gives 13.35 allocated / 15.35 reserved GiB, 6,672 tok/s for it on an H100.)
 # Env: BUDGET, START, PARTS (default "16k old 32k search"), STEPS16 (3).
 # Results in $OUT: longctx_16384_new.json, longctx_16384_old.json, longctx_32768_new.json, search_ours.json,
 # search_unsloth.json, longctx.log (everything), logs.tgz (each process's log).
@@ -55,6 +58,16 @@ assert new in s, 'new pack not found'
 p.write_text(s.replace(new, old)); print('OLD: /tmp/old/fsdp_qlora has the record_stream pack')
 EOF
 
+# the mechanism alone, in seconds: the speed notebook's cell that measures the window against record_stream
+echo "== the window against record_stream (nbs/16_speed.ipynb)" | tee -a $LOG
+timeout 90 python3 - <<'EOF' 2>&1 | grep -vE "Warning|warn\(|USDT" | tee -a $LOG
+import json
+src = next(s for s in (''.join(c['source']) for c in json.load(open('nbs/16_speed.ipynb'))['cells'] if c['cell_type'] == 'code')
+           if '# the window against record_stream' in s)
+exec(compile(src, 'nbs/16_speed.ipynb#window', 'exec'), {'__name__': '__main__'})
+print('window cell: ok')
+EOF
+
 CK3="from fsdp_qlora.benchmark import SHAPES, bench_checkpoint; print(bench_checkpoint(SHAPES['llama3_8b'], '/tmp/bench'))"
 part "Llama-2-7B checkpoint" 150 python3 -c "from fsdp_qlora.benchmark import SHAPES, bench_checkpoint; print(bench_checkpoint(SHAPES['llama2_7b'], '/tmp/bench'))"
 has 16k && part "16k: ours (new) and Unsloth" 220 $B --shape llama2_7b --context_length 16384 --steps ${STEPS16:-3} --warmup_steps 2 \
@@ -64,29 +77,30 @@ has search && { timeout 200 python3 -c "$CK3" > /tmp/ck3.log 2>&1 & }
 if has old && grep -q record_stream /tmp/old/fsdp_qlora/speed.py; then
   part "16k: ours (old record_stream offload), memory detail" 110 $OLD --shape llama2_7b --context_length 16384 \
     --steps ${STEPS16:-3} --warmup_steps 2 --stacks ours_custom_qlora --memory_detail --timeout 105 --output $OUT/longctx_16384_old.json
-  if ! python3 -c "import json,sys; sys.exit(json.load(open('$OUT/longctx_16384_old.json'))['stacks']['ours_custom_qlora']['status'] != 'ok')" 2>/dev/null; then
+  if ! python3 -c "import json,sys; sys.exit(json.load(open('$OUT/longctx_16384_old.json'))['stacks']['ours_custom_qlora']['status'] != 'ok')" 2>/dev/null \
+     && (( $(left) > 300 )); then
     part "16k: ours (old), no detail" 90 $OLD --shape llama2_7b --context_length 16384 --steps ${STEPS16:-3} --warmup_steps 2 \
       --stacks ours_custom_qlora --timeout 85 --output $OUT/longctx_16384_old.json
   fi
 fi
 wait; cat /tmp/ck3.log >> $LOG 2>/dev/null
-has 32k && part "32k: ours (new)" 100 $B --shape llama2_7b --context_length 32768 --steps 1 --warmup_steps 2 \
-  --stacks ours_custom_qlora --timeout 95 --output $OUT/longctx_32768_new.json
+has search && part "Llama-3-8B checkpoint (if not written yet)" 120 python3 -c "$CK3"
 
-if has search; then
-  part "Llama-3-8B checkpoint (if not written yet)" 120 python3 -c "$CK3"
-  t=$(( $(left) - 10 ))
-  if (( t < 80 )); then echo "== searches: not run ($(left)s left)" | tee -a $LOG
-  else
-    echo "== searches, ours and Unsloth at once, ${t}s each ($(left)s left)" | tee -a $LOG; n=$(wc -l < $LOG)
-    S="--shape llama3_8b --max_gpu_memory 24 --search_context --context_length ${START:-65536} --search_grain 8192 --search_trials 3
-       --steps 1 --warmup_steps 1 --search_budget $((t - 5)) --timeout $((t - 5))"
-    timeout $t $B $S --stacks ours_custom_qlora --output $OUT/search_ours.json > $OUT/search_ours.log 2>&1 &
-    timeout $t $B $S --stacks unsloth_qlora --output $OUT/search_unsloth.json > $OUT/search_unsloth.log 2>&1 &
-    wait
-    for k in ours unsloth; do grep -vE "Warning|warn\(|USDT" $OUT/search_$k.log >> $LOG; rm -f $OUT/search_$k.log; done
-    tail -n +$((n + 1)) $LOG | grep -E "^== |^   context|^\|"
-  fi
+# at once on the card: ours at 32k (its memory is per process; its speed, shared, is not a speed number) and the two
+# searches, each capped at 24 GiB (whether a try fits does not depend on the others; the step times do)
+t=$(( $(left) - 10 )); n=$(wc -l < $LOG)
+echo "== at once: 32k ours (new), the searches of ours and Unsloth (as PARTS has them: $PARTS; ${t}s; $(left)s left)" | tee -a $LOG
+if (( t >= 80 )); then
+  has 32k && timeout $(( t < 110 ? t : 110 )) $B --shape llama2_7b --context_length 32768 --steps 1 --warmup_steps 2 --stacks ours_custom_qlora \
+    --timeout 105 --output $OUT/longctx_32768_new.json > /tmp/l32.log 2>&1 &
+  S="--shape llama3_8b --max_gpu_memory 24 --search_context --context_length ${START:-65536} --search_grain 8192 --search_trials 3
+     --steps 1 --warmup_steps 1 --search_budget $((t - 5)) --timeout $((t - 5))"
+  has search && timeout $t $B $S --stacks ours_custom_qlora --output $OUT/search_ours.json > /tmp/search_ours.log 2>&1 &
+  has search && timeout $t $B $S --stacks unsloth_qlora --output $OUT/search_unsloth.json > /tmp/search_unsloth.log 2>&1 &
+  wait
+  for f in l32 search_ours search_unsloth; do [ -f /tmp/$f.log ] && { echo "-- $f" >> $LOG; grep -vE "Warning|warn\(|USDT" /tmp/$f.log >> $LOG; }; done
+  tail -n +$((n + 1)) $LOG | grep -E "^== |^-- |^   |^\|"
+else echo "   not run ($(left)s left)" | tee -a $LOG
 fi
 tar czf $OUT/logs.tgz -C /tmp/bench/logs . 2>/dev/null
 
