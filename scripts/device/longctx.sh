@@ -15,7 +15,8 @@
 #     others; step times do): from START (65536) tokens, growing x1.5 / bisecting to 8192, 1 warm-up + 1 measured step
 #     a try, no try started with under 60 s left. (Unsloth at 32k is not run: it did not finish in time last call;
 #     issue 23 gives 13.35 allocated / 15.35 reserved GiB, 6,672 tok/s for it on an H100.)
-# Env: BUDGET, START, PARTS (default "16k old 32k search"), STEPS16 (3).
+# Env: BUDGET, START (or START_OURS, START_UNSLOTH), PARTS (default "16k old 32k search"), STEPS16 (3), EXTRA16 (more rows for
+#      part 1, e.g. ours_custom_qlora+use_activation_cpu_offload=false; each ~1 minute, taken from the searches' time).
 # Results in $OUT: longctx_16384_new.json, longctx_16384_old.json, longctx_32768_new.json, search_ours.json,
 # search_unsloth.json, longctx.log (everything), logs.tgz (each process's log).
 set -o pipefail
@@ -71,7 +72,7 @@ EOF
 CK3="from fsdp_qlora.benchmark import SHAPES, bench_checkpoint; print(bench_checkpoint(SHAPES['llama3_8b'], '/tmp/bench'))"
 part "Llama-2-7B checkpoint" 150 python3 -c "from fsdp_qlora.benchmark import SHAPES, bench_checkpoint; print(bench_checkpoint(SHAPES['llama2_7b'], '/tmp/bench'))"
 has 16k && part "16k: ours (new) and Unsloth" 220 $B --shape llama2_7b --context_length 16384 --steps ${STEPS16:-3} --warmup_steps 2 \
-  --stacks ours_custom_qlora,unsloth_qlora --timeout 150 --output $OUT/longctx_16384_new.json
+  --stacks ours_custom_qlora${EXTRA16:+,$EXTRA16},unsloth_qlora --timeout 150 --output $OUT/longctx_16384_new.json
 # the Llama-3-8B checkpoint is written meanwhile the old row runs (that row is for its memory; its speed is not compared)
 has search && { timeout 200 python3 -c "$CK3" > /tmp/ck3.log 2>&1 & }
 if has old && grep -q record_stream /tmp/old/fsdp_qlora/speed.py; then
@@ -93,10 +94,10 @@ echo "== at once: 32k ours (new), the searches of ours and Unsloth (as PARTS has
 if (( t >= 80 )); then
   has 32k && timeout $(( t < 110 ? t : 110 )) $B --shape llama2_7b --context_length 32768 --steps 1 --warmup_steps 2 --stacks ours_custom_qlora \
     --timeout 105 --output $OUT/longctx_32768_new.json > /tmp/l32.log 2>&1 &
-  S="--shape llama3_8b --max_gpu_memory 24 --search_context --context_length ${START:-65536} --search_grain 8192 --search_trials 3
+  S="--shape llama3_8b --max_gpu_memory 24 --search_context --search_grain 8192 --search_trials 3
      --steps 1 --warmup_steps 1 --search_budget $((t - 5)) --timeout $((t - 5))"
-  has search && timeout $t $B $S --stacks ours_custom_qlora --output $OUT/search_ours.json > /tmp/search_ours.log 2>&1 &
-  has search && timeout $t $B $S --stacks unsloth_qlora --output $OUT/search_unsloth.json > /tmp/search_unsloth.log 2>&1 &
+  has search && timeout $t $B $S --stacks ours_custom_qlora --context_length ${START_OURS:-${START:-65536}} --output $OUT/search_ours.json > /tmp/search_ours.log 2>&1 &
+  has search && timeout $t $B $S --stacks unsloth_qlora --context_length ${START_UNSLOTH:-${START:-65536}} --output $OUT/search_unsloth.json > /tmp/search_unsloth.log 2>&1 &
   wait
   for f in l32 search_ours search_unsloth; do [ -f /tmp/$f.log ] && { echo "-- $f" >> $LOG; grep -vE "Warning|warn\(|USDT" /tmp/$f.log >> $LOG; }; done
   tail -n +$((n + 1)) $LOG | grep -E "^== |^-- |^   |^\|"
@@ -115,8 +116,9 @@ def rows(f):
     return json.loads(p.read_text())['stacks'] if p.exists() else {}
 new16, old16, new32 = rows('longctx_16384_new.json'), rows('longctx_16384_old.json'), rows('longctx_32768_new.json')
 u = new16.get('unsloth_qlora', {})
-for ctx, label, r in [(16384, 'ours new', new16.get('ours_custom_qlora')), (16384, 'ours old', old16.get('ours_custom_qlora')),
-                      (16384, 'unsloth', u), (32768, 'ours new', new32.get('ours_custom_qlora'))]:
+todo = [(16384, f'{k} (new)' if k.startswith('ours') else k, r) for k, r in new16.items()] or [(16384, 'part 1', None)]
+todo += [(16384, 'ours_custom_qlora (old record_stream offload)', old16.get('ours_custom_qlora')), (32768, 'ours_custom_qlora (new)', new32.get('ours_custom_qlora'))]
+for ctx, label, r in todo:
     if not r: print(f"{ctx} {label}: not run"); continue
     if r.get('status') != 'ok': print(f"{ctx} {label}: {r.get('status')} {r.get('note')}"); continue
     ratio = f", {r['tok_s']/u['tok_s']:.2f}x Unsloth speed, {r['peak_reserved_gib']/u['peak_reserved_gib']:.2f}x its reserved" if ctx == 16384 and u.get('status') == 'ok' else ''
