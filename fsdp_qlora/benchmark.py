@@ -365,14 +365,15 @@ def memory_summary(snap: dict, stats: dict, top: int = 6) -> dict:
         d['segments'] += 1; d['reserved'] += sg['total_size']*gib; d['allocated'] += sg['allocated_size']*gib
         d['largest_free'] = max([d['largest_free']] + [b['size']*gib for b in sg['blocks'] if b['state'] == 'inactive'])
     pending, now, most, grew = {}, 0, 0, {}
-    for e in next((t for t in snap.get('device_traces', []) if t), []):
+    trace = next((t for t in snap.get('device_traces', []) if t), [])
+    for e in trace:
         a = e['action']
         if a == 'free_requested': pending[e['addr']] = e['size']; now += e['size']; most = max(most, now)
         elif a == 'free_completed': now -= pending.pop(e['addr'], 0)
         elif a in ('segment_alloc', 'segment_map'):
             k = _where(e['frames']) if e.get('frames') else f"stream {e.get('stream')}"; grew[k] = grew.get(k, 0) + e['size']
     keys = ('num_alloc_retries', 'num_device_alloc', 'num_device_free', 'num_sync_all_streams')
-    return dict(segments=segs, most_pending_free=most*gib, counters={k: stats.get(k) for k in keys},
+    return dict(segments=segs, most_pending_free=most*gib if trace else None, counters={k: stats.get(k) for k in keys},
                 inactive_split_peak=stats.get('inactive_split_bytes.all.peak', 0)*gib,
                 segment_growth={k: v*gib for k, v in sorted(grew.items(), key=lambda kv: -kv[1])[:top]})
 
@@ -380,7 +381,8 @@ def memory_lines(m: dict) -> str:
     "A stack's `memory_summary` as a few lines for the log"
     out = [f"   {k}: {v['segments']} segments, {v['reserved']:.2f} GiB reserved, {v['allocated']:.2f} allocated, largest free block {v['largest_free']:.3f}"
            for k, v in m['segments'].items()]
-    out.append(f"   most freed but not yet reusable (other streams): {m['most_pending_free']:.2f} GiB; peak inactive split: "
+    pending = 'n/a (no history recorded)' if m['most_pending_free'] is None else f"{m['most_pending_free']:.2f} GiB"
+    out.append(f"   most freed but not yet reusable (other streams): {pending}; peak inactive split: "
                f"{m['inactive_split_peak']:.2f} GiB; {', '.join(f'{k} {v}' for k, v in m['counters'].items())}")
     out += [f"   segments grew {v:.2f} GiB at {k}" for k, v in m['segment_growth'].items()]
     return '\n'.join(out)
@@ -395,12 +397,12 @@ def peer_main(spec: str, out):
     "Run the stack described by the JSON `spec` in this process and write its measurements to `out`"
     spec = json.loads(spec)
     stack, s = stack_of(spec['stack']), BenchSettings(**spec['settings'])
-    cuda = torch.cuda.is_available()
     if stack.runner == 'ours': from fsdp_qlora.speed import cuda_allocator_defaults; cuda_allocator_defaults()   # before CUDA is touched, as `run_ours` does
     else: cap_memory(s.max_gpu_memory)                        # ours is capped by its own --max_gpu_memory
+    cuda = torch.cuda.is_available()
     if s.memory_detail and cuda: torch.cuda.memory._record_memory_history('all', context=None, max_entries=MEMORY_TRACE_ENTRIES)
     res = PEER_RUNNERS[stack.runner](stack, s, spec['path'])
-    if s.memory_detail and cuda: res['memory'] = memory_summary(torch.cuda.memory._snapshot(), torch.cuda.memory_stats())
+    if cuda: res['memory'] = memory_summary(torch.cuda.memory._snapshot(), torch.cuda.memory_stats())   # with the history if recorded
     res.update(peak_alloc_gib=torch.cuda.max_memory_allocated()/2**30 if cuda else None,
                peak_reserved_gib=torch.cuda.max_memory_reserved()/2**30 if cuda else None,
                host_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024/2**30, versions=_versions())

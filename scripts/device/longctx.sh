@@ -6,16 +6,15 @@
 #  0. The speed notebook's GPU cell that measures the offload's CopyWindow against record_stream on 48 synthetic blocks.
 #  1. 16k: ours (defaults: the offload's CopyWindow) and Unsloth, one benchmark run (ratios against Unsloth).
 #  2. 16k: ours with the OLD offload (`record_stream` in ActivationOffload.pack), from a copy of the package in
-#     /tmp/old with those lines put back, with --memory_detail (the allocator's history: the most bytes freed but
-#     not yet reusable, the segments per stream); rerun without the detail if that
-#     run fails and over 300 s are left.
-#  3. The Llama-3-8B checkpoint (written while part 2 runs); then AT ONCE on the one card: ours at 32k (new; 2 warm-up
+#     /tmp/old with those lines put back (DETAIL=1: with --memory_detail, the allocator's history: the most bytes
+#     freed but not yet reusable; it slows the row). Every row on the GPU reports the allocator's segments per stream.
+#  3. (The two checkpoints are written at once before part 1.) Then AT ONCE on the one card: ours at 32k (new; 2 warm-up
 #     + 1 measured step: its memory is its own process's, its speed is shared and NOT a speed number) and the two
 #     context searches, ours and Unsloth, each process capped at 24 GiB (whether a try fits does not depend on the
 #     others; step times do): from START (65536) tokens, growing x1.5 / bisecting to 8192, 1 warm-up + 1 measured step
 #     a try, no try started with under 60 s left. (Unsloth at 32k is not run: it did not finish in time last call;
 #     issue 23 gives 13.35 allocated / 15.35 reserved GiB, 6,672 tok/s for it on an H100.)
-# Env: BUDGET, START (or START_OURS, START_UNSLOTH), PARTS (default "16k old 32k search"), STEPS16 (3), EXTRA16 (more rows for
+# Env: BUDGET, DETAIL, START (or START_OURS, START_UNSLOTH), PARTS (default "16k old 32k search"), STEPS16 (3), EXTRA16 (more rows for
 #      part 1, e.g. ours_custom_qlora+use_activation_cpu_offload=false; each ~1 minute, taken from the searches' time).
 # Results in $OUT: longctx_16384_new.json, longctx_16384_old.json, longctx_32768_new.json, search_ours.json,
 # search_unsloth.json, longctx.log (everything), logs.tgz (each process's log).
@@ -70,21 +69,15 @@ print('window cell: ok')
 EOF
 
 CK3="from fsdp_qlora.benchmark import SHAPES, bench_checkpoint; print(bench_checkpoint(SHAPES['llama3_8b'], '/tmp/bench'))"
+has search && { timeout 200 python3 -c "$CK3" > /tmp/ck3.log 2>&1 & }     # both checkpoints at once: nothing is measured yet
 part "Llama-2-7B checkpoint" 150 python3 -c "from fsdp_qlora.benchmark import SHAPES, bench_checkpoint; print(bench_checkpoint(SHAPES['llama2_7b'], '/tmp/bench'))"
+wait; cat /tmp/ck3.log >> $LOG 2>/dev/null
 has 16k && part "16k: ours (new) and Unsloth" 220 $B --shape llama2_7b --context_length 16384 --steps ${STEPS16:-3} --warmup_steps 2 \
   --stacks ours_custom_qlora${EXTRA16:+,$EXTRA16},unsloth_qlora --timeout 150 --output $OUT/longctx_16384_new.json
-# the Llama-3-8B checkpoint is written meanwhile the old row runs (that row is for its memory; its speed is not compared)
-has search && { timeout 200 python3 -c "$CK3" > /tmp/ck3.log 2>&1 & }
 if has old && grep -q record_stream /tmp/old/fsdp_qlora/speed.py; then
-  part "16k: ours (old record_stream offload), memory detail" 110 $OLD --shape llama2_7b --context_length 16384 \
-    --steps ${STEPS16:-3} --warmup_steps 2 --stacks ours_custom_qlora --memory_detail --timeout 105 --output $OUT/longctx_16384_old.json
-  if ! python3 -c "import json,sys; sys.exit(json.load(open('$OUT/longctx_16384_old.json'))['stacks']['ours_custom_qlora']['status'] != 'ok')" 2>/dev/null \
-     && (( $(left) > 300 )); then
-    part "16k: ours (old), no detail" 90 $OLD --shape llama2_7b --context_length 16384 --steps ${STEPS16:-3} --warmup_steps 2 \
-      --stacks ours_custom_qlora --timeout 85 --output $OUT/longctx_16384_old.json
-  fi
+  part "16k: ours (old record_stream offload)${DETAIL:+, memory detail}" 110 $OLD --shape llama2_7b --context_length 16384 \
+    --steps ${STEPS16:-3} --warmup_steps 2 --stacks ours_custom_qlora ${DETAIL:+--memory_detail} --timeout 105 --output $OUT/longctx_16384_old.json
 fi
-wait; cat /tmp/ck3.log >> $LOG 2>/dev/null
 has search && part "Llama-3-8B checkpoint (if not written yet)" 120 python3 -c "$CK3"
 
 # at once on the card: ours at 32k (its memory is per process; its speed, shared, is not a speed number) and the two
