@@ -7,7 +7,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/benchmark.html.md"""
 # %% ../nbs/15_benchmark.ipynb #17bf3ca3
 from __future__ import annotations
 import os, sys, io, re, json, time, math, shutil, signal, resource, statistics, subprocess, importlib.util, contextlib
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import Annotated, Callable
 import torch
@@ -15,11 +15,13 @@ from .core import *
 from .adapters import LORA_TARGETS
 
 # %% auto #0
-__all__ = ['SHAPES', 'PEAK_TFLOPS', 'DTYPES', 'STACKS', 'LIGER', 'PEER_RUNNERS', 'Shape', 'param_counts', 'flops_per_token',
-           'matmul_tflops', 'spec_tflops', 'peak_flops', 'BenchSettings', 'bench_loader', 'bench_checkpoint', 'Stack',
-           'unavailable', 'train_loop', 'step_profiler', 'apply_liger', 'run_hf', 'peft_targets', 'experts_aside',
-           'run_unsloth', 'ours_flags', 'profile_flags', 'TimedLines', 'step_lines', 'run_ours', 'stack_of',
-           'peer_main', 'summarize', 'run_stack', 'markdown_table', 'fsdp_qlora_bench', 'bench_cli']
+__all__ = ['SHAPES', 'PEAK_TFLOPS', 'DTYPES', 'STACKS', 'LIGER', 'PEER_RUNNERS', 'MEMORY_TRACE_ENTRIES', 'SEARCH_MIN_LEFT',
+           'Shape', 'param_counts', 'flops_per_token', 'matmul_tflops', 'spec_tflops', 'peak_flops', 'BenchSettings',
+           'bench_loader', 'bench_checkpoint', 'Stack', 'unavailable', 'train_loop', 'step_profiler', 'apply_liger',
+           'run_hf', 'peft_targets', 'experts_aside', 'run_unsloth', 'ours_flags', 'profile_flags', 'TimedLines',
+           'step_lines', 'run_ours', 'stack_of', 'cap_memory', 'memory_summary', 'memory_lines', 'peer_main',
+           'summarize', 'run_stack', 'markdown_table', 'longest_context', 'search_stack', 'search_table',
+           'fsdp_qlora_bench', 'bench_cli']
 
 # %% ../nbs/15_benchmark.ipynb #1ba9d0c6
 @dataclass
@@ -125,6 +127,8 @@ class BenchSettings:
     seed: int = 42
     profile_step: int = 0     # > 0: profile this step (1-based) and write its kernel table into profile_dir
     profile_dir: str = ''     # set per stack by `run_stack`
+    max_gpu_memory: float = 0 # > 0: GiB the stack may reserve on the GPU (ours: --max_gpu_memory; peers: set_per_process_memory_fraction)
+    memory_detail: bool = False   # record the CUDA allocator's history and summarise its segments (slows the steps)
 
     @property
     def total_steps(self) -> int: return self.steps + self.warmup_steps
@@ -194,10 +198,10 @@ def unavailable(stack: Stack, cuda: bool | None = None) -> str | None:
 def _autocast(device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16) if precision == 'bf16' else contextlib.nullcontext()
 
-def train_loop(model, loader, s: BenchSettings, device) -> tuple[list, list]:
-    "AdamW steps of `model` on `loader` computing its own loss; the loss and time of each step"
+def train_loop(model, loader, s: BenchSettings, device) -> tuple[list, list, list]:
+    "AdamW steps of `model` on `loader` computing its own loss; the loss, time and GPU memory reserved after each step (GiB; None on the CPU)"
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s.lr, weight_decay=0.)
-    losses, times = [], []
+    losses, times, reserved = [], [], []
     model.train()
     for i, b in zip(range(1, s.total_steps + 1), loader):
         with step_profiler(s, i, device):
@@ -206,7 +210,8 @@ def train_loop(model, loader, s: BenchSettings, device) -> tuple[list, list]:
             with _autocast(device, s.precision): loss = model(**b).loss
             loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
             losses.append(loss.item()); times.append(time.perf_counter() - t0)
-    return losses, times
+            reserved.append(torch.cuda.memory_reserved()/2**30 if device.type == 'cuda' else None)
+    return losses, times, reserved
 
 @contextlib.contextmanager
 def step_profiler(s: BenchSettings, i: int, device):
@@ -253,8 +258,8 @@ def run_hf(stack: Stack, s: BenchSettings, path) -> dict:
     loader = bench_loader(path, s)
     load_s = time.perf_counter() - t0
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    losses, times = train_loop(model, loader, s, dev)
-    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable)
+    losses, times, reserved = train_loop(model, loader, s, dev)
+    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable, reserved_gib=reserved)
 
 def peft_targets(model) -> dict:
     "PEFT's LoRA targets on `model`: the linear layers of `LORA_TARGETS['all']` it has, and its fused expert weights (`target_parameters`)"
@@ -289,8 +294,8 @@ def run_unsloth(stack: Stack, s: BenchSettings, path) -> dict:
     loader = bench_loader(path, s)
     load_s = time.perf_counter() - t0
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    losses, times = train_loop(model, loader, s, dev)
-    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable)
+    losses, times, reserved = train_loop(model, loader, s, dev)
+    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable, reserved_gib=reserved)
 
 # %% ../nbs/15_benchmark.ipynb #f105efdc
 def ours_flags(stack: Stack, s: BenchSettings, path, port: int, output_dir) -> dict:
@@ -300,7 +305,8 @@ def ours_flags(stack: Stack, s: BenchSettings, path, port: int, output_dir) -> d
                 max_steps=s.total_steps, lora_rank=s.lora_rank, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
                 lora_target_modules='all', lr=s.lr, wd=0., optimizer='adamw', lr_scheduler='constant', precision=s.precision,
                 use_gradient_checkpointing=True, reentrant_checkpointing=False, use_cpu_offload=False, low_memory=False,
-                log_to='stdout', seed=s.seed, master_port=str(port), output_dir=str(output_dir)) | profile_flags(s) | stack.opts.get('flags', {})
+                log_to='stdout', seed=s.seed, master_port=str(port), output_dir=str(output_dir)) | profile_flags(s) | \
+           ({'max_gpu_memory': s.max_gpu_memory} if s.max_gpu_memory > 0 else {}) | stack.opts.get('flags', {})
 
 def profile_flags(s: BenchSettings) -> dict:
     "Our `--profile` flags that record step `s.profile_step` alone (one warm-up step before it)"
@@ -348,7 +354,8 @@ def run_ours(stack: Stack, s: BenchSettings, path) -> dict:
     need(len(steps) == len(losses) > 0, f"expected a log line per step, found {len(steps)} for {len(losses)} steps")
     times = [m['step_s'] for _, m in steps]
     trainable = next((int(m.group(1).replace(',', '')) for _, l in lines.lines if (m := _TRAINABLE.search(l))), None)
-    return dict(losses=losses, step_s=times, load_s=steps[0][0] - times[0] - t0, flags=flags, trainable=trainable)
+    return dict(losses=losses, step_s=times, load_s=steps[0][0] - times[0] - t0, flags=flags, trainable=trainable,
+                reserved_gib=[m.get('mem_reserved_gib') for _, m in steps])
 
 PEER_RUNNERS: dict[str, Callable] = dict(ours=run_ours, hf=run_hf, unsloth=run_unsloth)
 
@@ -369,6 +376,54 @@ def stack_of(name: str) -> Stack:
     return Stack(name, st.runner, st.opts | dict(flags=st.opts.get('flags', {}) | flags), st.needs, st.cuda,
                  f"{base} with " + ' '.join(f'--{k} {v}' for k, _, v in pairs))
 
+# %% ../nbs/15_benchmark.ipynb #576e5d56
+MEMORY_TRACE_ENTRIES = 400_000   # allocator events kept with `memory_detail` (the last ones: a 16k-token step of a 7B model makes ~50k)
+
+def cap_memory(gib: float) -> float | None:
+    "Cap this process's CUDA caching allocator at `gib` GiB (`set_per_process_memory_fraction`); the fraction, or None (no cap, no GPU)"
+    if gib <= 0 or not torch.cuda.is_available(): return None
+    frac = min(1.0, gib*2**30/torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+    torch.cuda.set_per_process_memory_fraction(frac)
+    return frac
+
+def _where(frames: list) -> str:
+    "The innermost frame outside torch (its optimizers and checkpoint count as outside), as `file:line function`"
+    own = lambda f: '/torch/' not in f['filename'] or any(k in f['filename'] for k in ('/torch/optim/', '/torch/utils/checkpoint'))
+    f = next((f for f in frames if own(f)), frames[0] if frames else None)
+    return f"{Path(f['filename']).name}:{f['line']} {f['name']}" if f else '?'
+
+def memory_summary(snap: dict, stats: dict, top: int = 6) -> dict:
+    "The allocator's snapshot `snap` and counters `stats` in a few numbers (GiB): segments by stream and pool, most bytes freed but not yet reusable, where segments grew"
+    gib, segs = 2**-30, {}
+    for sg in snap['segments']:
+        d = segs.setdefault(f"stream {sg['stream']} {sg['segment_type']}" + (' expandable' if sg.get('is_expandable') else ''),
+                            dict(segments=0, reserved=0., allocated=0., largest_free=0.))
+        d['segments'] += 1; d['reserved'] += sg['total_size']*gib; d['allocated'] += sg['allocated_size']*gib
+        d['largest_free'] = max([d['largest_free']] + [b['size']*gib for b in sg['blocks'] if b['state'] == 'inactive'])
+    pending, now, most, grew = {}, 0, 0, {}
+    trace = next((t for t in snap.get('device_traces', []) if t), [])
+    for e in trace:
+        a = e['action']
+        if a == 'free_requested': pending[e['addr']] = e['size']; now += e['size']; most = max(most, now)
+        elif a == 'free_completed': now -= pending.pop(e['addr'], 0)
+        elif a in ('segment_alloc', 'segment_map'):
+            k = _where(e['frames']) if e.get('frames') else f"stream {e.get('stream')}"; grew[k] = grew.get(k, 0) + e['size']
+    keys = ('num_alloc_retries', 'num_device_alloc', 'num_device_free', 'num_sync_all_streams')
+    return dict(segments=segs, most_pending_free=most*gib if trace else None, counters={k: stats.get(k) for k in keys},
+                inactive_split_peak=stats.get('inactive_split_bytes.all.peak', 0)*gib,
+                segment_growth={k: v*gib for k, v in sorted(grew.items(), key=lambda kv: -kv[1])[:top]})
+
+def memory_lines(m: dict) -> str:
+    "A stack's `memory_summary` as a few lines for the log"
+    out = [f"   {k}: {v['segments']} segments, {v['reserved']:.2f} GiB reserved, {v['allocated']:.2f} allocated, largest free block {v['largest_free']:.3f}"
+           for k, v in m['segments'].items()]
+    pending = 'n/a (no history recorded)' if m['most_pending_free'] is None else f"{m['most_pending_free']:.2f} GiB"
+    out.append(f"   most freed but not yet reusable (other streams): {pending}; peak inactive split: "
+               f"{m['inactive_split_peak']:.2f} GiB; {', '.join(f'{k} {v}' for k, v in m['counters'].items())}")
+    out += [f"   segments grew {v:.2f} GiB at {k}" for k, v in m['segment_growth'].items()]
+    return '\n'.join(out)
+
+
 # %% ../nbs/15_benchmark.ipynb #d3605d93
 def _versions() -> dict:
     return {m: getattr(sys.modules[m], '__version__', None) for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'liger_kernel', 'unsloth', 'triton')
@@ -378,8 +433,12 @@ def peer_main(spec: str, out):
     "Run the stack described by the JSON `spec` in this process and write its measurements to `out`"
     spec = json.loads(spec)
     stack, s = stack_of(spec['stack']), BenchSettings(**spec['settings'])
-    res = PEER_RUNNERS[stack.runner](stack, s, spec['path'])
+    if stack.runner == 'ours': from fsdp_qlora.speed import cuda_allocator_defaults; cuda_allocator_defaults()   # before CUDA is touched, as `run_ours` does
+    else: cap_memory(s.max_gpu_memory)                        # ours is capped by its own --max_gpu_memory
     cuda = torch.cuda.is_available()
+    if s.memory_detail and cuda: torch.cuda.memory._record_memory_history('all', context=None, max_entries=MEMORY_TRACE_ENTRIES)
+    res = PEER_RUNNERS[stack.runner](stack, s, spec['path'])
+    if cuda: res['memory'] = memory_summary(torch.cuda.memory._snapshot(), torch.cuda.memory_stats())   # with the history if recorded
     res.update(peak_alloc_gib=torch.cuda.max_memory_allocated()/2**30 if cuda else None,
                peak_reserved_gib=torch.cuda.max_memory_reserved()/2**30 if cuda else None,
                host_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024/2**30, versions=_versions())
@@ -394,14 +453,16 @@ def summarize(res: dict, s: BenchSettings, flops: dict, peak: float | None) -> d
     return dict(status='ok', note='', load_s=res['load_s'], step_s=step, tok_s=tok_s, mfu=util(flops['model']), hfu=util(flops['hardware']),
                 peak_alloc_gib=res['peak_alloc_gib'], peak_reserved_gib=res['peak_reserved_gib'], host_rss_gib=res['host_rss_gib'],
                 losses=res['losses'], all_step_s=res['step_s'], versions=res.get('versions', {}), flags=res.get('flags'),
-                trainable=res.get('trainable'))
+                trainable=res.get('trainable'), reserved_per_step_gib=res.get('reserved_gib'), memory=res.get('memory'))
 
 def _last_error(text: str) -> str:
     lines = [l for l in text.strip().splitlines() if l.strip() and 'warn' not in l.lower()]
     return lines[-1].strip()[:300] if lines else 'no output'
 
+_OOM = re.compile(r'OutOfMemoryError|CUDA out of memory')
+
 def run_stack(stack: Stack, s: BenchSettings, path, flops: dict, peak, log_dir, timeout: int = 900) -> dict:
-    "Measure `stack` in a fresh process; its report row (status ok, skipped or failed)"
+    "Measure `stack` in a fresh process; its report row (status ok, skipped, oom or failed)"
     why = unavailable(stack)
     if why: return dict(status='skipped', note=why)
     log_dir = Path(log_dir); log_dir.mkdir(parents=True, exist_ok=True)
@@ -417,6 +478,7 @@ def run_stack(stack: Stack, s: BenchSettings, path, flops: dict, peak, log_dir, 
         if not isinstance(e, subprocess.TimeoutExpired): raise
         return dict(status='failed', note=f'timed out after {timeout}s')
     (log_dir/f'{stack.name}.log').write_text(stdout + '\n--- stderr ---\n' + stderr)
+    if p.returncode != 0 and _OOM.search(stderr + stdout): return dict(status='oom', note=f"out of GPU memory: {_last_error(stderr or stdout)}")
     if p.returncode != 0 or not out.exists(): return dict(status='failed', note=f"failed: {_last_error(stderr or stdout)}")
     return summarize(json.loads(out.read_text()), s, flops, peak)
 
@@ -441,6 +503,49 @@ def markdown_table(report: dict) -> str:
                                         ratio(r, 'tok_s'), ratio(r, 'peak_alloc_gib')]) + ' |')
     return '\n'.join(lines)
 
+# %% ../nbs/15_benchmark.ipynb #a3e7ec35
+def _grain(x: float, grain: int) -> int: return int(x)//grain*grain
+
+def longest_context(fits: Callable[[int], bool | None], start: int, grain: int, limit: int, trials: int, grow: float = 1.5) -> dict:
+    "The longest context up to `limit` for which `fits` is True, to within `grain`: grow from `start` by `grow` until False, then bisect (tries rounded down to `grain`)"
+    lo = hi = None; tried = []
+    x = min(start, limit)
+    while x is not None and len(tried) < trials:
+        ok = fits(x); tried.append((x, ok))
+        if ok is None: break                                       # undecided (an error, a timeout): stop here
+        if ok: lo = x
+        else: hi = x
+        if hi is None: x = min(limit, max(_grain(lo*grow, grain), lo + grain)) if lo < limit else None
+        elif lo is None: x = _grain(hi/grow, grain) if hi/grow >= grain else None
+        else: x = max(lo + grain, _grain((lo + hi)//2, grain)) if hi - lo > grain else None
+    return dict(longest=lo, shortest_failing=hi, trials=tried)
+
+SEARCH_MIN_LEFT = 60   # seconds of --search_budget a try needs left to start
+
+def search_stack(stack: Stack, s: BenchSettings, path, shape: Shape, n_mm: int, peak, log_dir, timeout: int, grain: int, limit: int,
+                 trials: int, budget: float = 0, run=run_stack) -> dict:
+    "The longest context at which `stack` trains (`longest_context`, each try a `run` of a fresh process); the report entry"
+    end, rows = time.monotonic() + (budget or math.inf), []
+    def fits(x: int) -> bool | None:
+        left = end - time.monotonic()
+        if left < SEARCH_MIN_LEFT: rows.append(dict(context=x, status='not run', note=f'--search_budget spent ({left:.0f}s left)')); return None
+        r = run(stack, replace(s, context_length=x), path, flops_per_token(n_mm, shape, x), peak, Path(log_dir)/f'ctx{x}', int(min(timeout, left)))
+        rows.append(dict(context=x) | {k: r.get(k) for k in ('status', 'note', 'step_s', 'tok_s', 'peak_alloc_gib', 'peak_reserved_gib', 'host_rss_gib')})
+        rprint(f"   context {x}: {r['status']}" + (f", step {r['step_s']:.2f}s, peak {r['peak_alloc_gib'] or 0:.2f} allocated / {r['peak_reserved_gib'] or 0:.2f} reserved GiB"
+                                                   if r['status'] == 'ok' else f" ({r['note'][:150]})"))
+        return dict(ok=True, oom=False).get(r['status'])
+    found = longest_context(fits, s.context_length, grain, limit, trials)
+    return dict(longest=found['longest'], shortest_failing=found['shortest_failing'], trials=rows)
+
+def search_table(report: dict) -> str:
+    "The search's result per stack as a markdown table"
+    lines = ['| stack | longest context that trained | shortest that ran out of memory | tries (context: status, peak reserved GiB) |', '|---|---|---|---|']
+    for name, r in report['search'].items():
+        tries = '; '.join(f"{t['context']}: {t['status']}" + (f" {t['peak_reserved_gib']:.1f}" if t.get('peak_reserved_gib') else '') for t in r['trials'])
+        lines.append(f"| {name} | {r['longest'] or 'none'} | {r['shortest_failing'] or '-'} | {tries} |")
+    return '\n'.join(lines)
+
+
 # %% ../nbs/15_benchmark.ipynb #5f109bce
 def fsdp_qlora_bench(
     shape: Annotated[str, dict(choices=list(SHAPES))] = 'llama2_7b', # Model shape of the random-weight checkpoint
@@ -461,6 +566,13 @@ def fsdp_qlora_bench(
     output: str = 'bench.json', # The JSON report
     timeout: int = 900, # Seconds each stack may take
     profile_step: int = 0, # > 0: profile this step of every stack (2 or more) and write its kernel table into work_dir/logs/STACK_profile
+    max_gpu_memory: float = 0, # > 0: GiB every stack may reserve on the GPU (ours: --max_gpu_memory; peers: set_per_process_memory_fraction)
+    memory_detail: bool = False, # Record each stack's CUDA allocator history and summarise its segments (slows the steps)
+    search_context: bool = False, # Instead of one measurement, find each stack's longest context that trains, from --context_length up
+    search_grain: int = 4096, # --search_context: tries are multiples of this many tokens, and the answer is found to within it
+    search_limit: int = 262144, # --search_context: the longest context tried
+    search_trials: int = 6, # --search_context: most tries per stack
+    search_budget: float = 0, # --search_context: seconds each stack's search may take (0: no limit but --timeout per try)
 ):
     "Benchmark fsdp_qlora against Hugging Face PEFT, Liger and Unsloth on a random-weight checkpoint of a real model's shape"
     names = list(STACKS) if stacks == 'all' else [n.strip() for n in stacks.split(',') if n.strip()]
@@ -469,7 +581,11 @@ def fsdp_qlora_bench(
     need(steps > 0 and warmup_steps >= 0, f"--steps must be positive and --warmup_steps >= 0, got {steps} and {warmup_steps}")
     need(0 <= profile_step <= steps + warmup_steps and profile_step != 1,
          f"--profile_step {profile_step} must be 0 (off) or a step from 2 to {steps + warmup_steps}")
-    s = BenchSettings(context_length, batch_size, lora_rank, lora_alpha, lora_dropout, lr, steps, warmup_steps, precision, seed, profile_step)
+    need(max_gpu_memory >= 0, f"--max_gpu_memory must be >= 0 (0: the whole card), got {max_gpu_memory}")
+    need(not search_context or (search_grain > 0 and search_trials > 0 and search_limit >= search_grain),
+         f"--search_context: --search_grain, --search_trials must be positive and --search_limit at least one grain")
+    s = BenchSettings(context_length, batch_size, lora_rank, lora_alpha, lora_dropout, lr, steps, warmup_steps, precision, seed, profile_step,
+                      max_gpu_memory=max_gpu_memory, memory_detail=memory_detail)
     sh, work = SHAPES[shape], Path(work_dir)
     t0 = time.perf_counter()
     path = bench_checkpoint(sh, work)
@@ -483,15 +599,29 @@ def fsdp_qlora_bench(
     report = dict(shape=asdict(sh), settings=asdict(s), device=name or 'cpu', torch=torch.__version__, params=n, matmul_params=n_mm,
                   flops_per_token=flops, peak_tflops=None if peak is None else peak/1e12, peak_source=source, measured_matmul_tflops=measured,
                   baseline=baseline, stacks={})
+    if search_context: return _search_all(report, chosen, s, path, sh, n_mm, peak, work, output, timeout, search_grain, search_limit, search_trials, search_budget)
     for k in names:
         rprint(f"== {k}: {chosen[k].about}")
         report['stacks'][k] = r = dict(about=chosen[k].about) | run_stack(chosen[k], s, path, flops, peak, work/'logs', timeout)
         rprint(f"   ok: step {r['step_s']:.3f}s, {r['tok_s']:,.0f} tok/s, losses {[round(l, 4) for l in r['losses']]}" if r['status'] == 'ok' else f"   {r['note']}")
+        if r.get('memory'): rprint(memory_lines(r['memory']))
         with atomic_path(output) as tmp: tmp.write_text(json.dumps(report, indent=1))
     rprint(f"\n{shape}: {n/1e9:.2f}B parameters, context {context_length}, batch {batch_size}, LoRA r={lora_rank} alpha={lora_alpha} "
            f"dropout={lora_dropout}, {steps} measured steps after {warmup_steps}; device {report['device']}" +
            (f", peak {report['peak_tflops']:.0f} TFLOP/s ({source}), measured matmul {_fmt(measured, '.0f') or 'n/a'} TFLOP/s\n" if peak else "\n"))
     rprint(markdown_table(report))
+    return report
+
+def _search_all(report, chosen, s, path, sh, n_mm, peak, work, output, timeout, grain, limit, trials, budget) -> dict:
+    "`--search_context`: each stack's longest context, the report rewritten after each"
+    report['search'] = {}
+    for k, st in chosen.items():
+        rprint(f"== {k}: the longest context that trains, from {s.context_length}" + (f", under {s.max_gpu_memory:g} GiB" if s.max_gpu_memory else ''))
+        why = unavailable(st)
+        report['search'][k] = (dict(longest=None, shortest_failing=None, trials=[dict(context=s.context_length, status='skipped', note=why)]) if why else
+                               search_stack(st, s, path, sh, n_mm, peak, work/'logs'/k, timeout, grain, limit, trials, budget))
+        with atomic_path(output) as tmp: tmp.write_text(json.dumps(report, indent=1))
+    rprint(search_table(report))
     return report
 
 def bench_cli(argv=None):

@@ -7,6 +7,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 # %% ../nbs/16_speed.ipynb #f98ba32d
 from __future__ import annotations
 import os, sys, importlib.util
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -19,11 +20,12 @@ from .adapters import LoRA
 from torch.library import wrap_triton
 
 # %% auto #0
-__all__ = ['M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'AUTO',
-           'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'dropout_keep', 'check_offsets',
-           'dropout_linear', 'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec',
-           'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced',
-           'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
+__all__ = ['M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES',
+           'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers',
+           'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward', 'DropoutLinear',
+           'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec',
+           'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed',
+           'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -333,21 +335,42 @@ def _is_weight(t: torch.Tensor) -> bool:
     "A parameter or a view of one: FSDP gathers it again for backward, so it is not copied"
     return isinstance(t, nn.Parameter) or isinstance(t._base, nn.Parameter)
 OFFLOAD_PREFETCH_BYTES = 2**29    # how far ahead copies back run with --keep_activations
+OFFLOAD_INFLIGHT_BYTES = 2**29    # how far the forward may run ahead of its copies to the host
+
+class CopyWindow:
+    "Device tensors whose copies to the host are under way, oldest first: each held until its copy is done, and no more than `limit` bytes of them but the newest"
+    def __init__(self, limit: int): self.limit, self.items, self.bytes, self.most = limit, deque(), 0, 0
+
+    def add(self, t, done, nbytes: int):
+        "Hold `t` until the event `done` (recorded after its copy) has happened"
+        self.items.append((t, done, nbytes)); self.bytes += nbytes
+        self.settle(); self.most = max(self.most, self.bytes)
+
+    def settle(self):
+        "Let go of the tensors whose copies are done; wait on the host for the oldest while more than `limit` bytes are held"
+        while self.items:
+            _, done, n = self.items[0]
+            if not done.query():
+                if self.bytes <= self.limit or len(self.items) == 1: return
+                done.synchronize()
+            self.items.popleft(); self.bytes -= n
 
 class ActivationOffload:
     "Saved-tensor hooks that keep large saved activations in (pinned) host memory, copied on a side stream"
-    def __init__(self, device, min_bytes: int | None = None, prefetch_bytes: int = 0):
+    def __init__(self, device, min_bytes: int | None = None, prefetch_bytes: int = 0, inflight_bytes: int | None = None):
         self.device, self.min_bytes = torch.device(device), OFFLOAD_MIN_BYTES if min_bytes is None else min_bytes
         self.prefetch_bytes = prefetch_bytes          # 0: only the tensor saved before the one unpacked
         self.cuda = self.device.type == 'cuda'
         if self.cuda and self.device.index is None: self.device = torch.device('cuda', torch.cuda.current_device())   # compared with tensors' devices
         self.stream = torch.cuda.Stream(self.device) if self.cuda else None
         self.free = {}                    # free pinned buffers by byte size, with the event after which they may be reused
+        self.window = CopyWindow(OFFLOAD_INFLIGHT_BYTES if inflight_bytes is None else inflight_bytes)   # GPU tensors being copied out
         self.bytes_out = self.bytes_pinned = self.most_ahead = 0    # bytes copied to the host (all forwards); of host buffers allocated; most copied back ahead at once
 
     def hooks(self):
         "The context to run a forward in; a new forward starts a new list of saved tensors"
         self.saved, self.ahead, self.low = [], 0, None   # this forward's tensors; bytes copied back and not yet unpacked; lowest index copied back
+        self.window.settle()
         return torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack)
 
     def _buffer(self, nbytes: int) -> torch.Tensor:
@@ -366,8 +389,9 @@ class ActivationOffload:
         flat = t.view(-1).view(torch.uint8)
         if self.cuda:
             self.stream.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(self.stream): host.copy_(flat, non_blocking=True)
-            t.record_stream(self.stream)
+            with torch.cuda.stream(self.stream):
+                host.copy_(flat, non_blocking=True); done = torch.cuda.Event(); done.record(self.stream)
+            self.window.add(t, done, host.numel())         # `t` is held (and its memory not reused) until its copy is done
         else: host.copy_(flat)
         self.bytes_out += host.numel()
         return o
@@ -389,6 +413,7 @@ class ActivationOffload:
         if o.host is None and o.back is None:
             raise RuntimeError("--use_activation_cpu_offload: a saved tensor was used twice in backward (backward with retain_graph=True?), "
                                "which activation offloading does not support; run without it")
+        self.window.settle()                                       # the forward's last copies out are done by now: let their tensors go
         self._fetch(o)
         if o.index > 0: self._fetch(self.saved[o.index - 1])      # the next one backward will want
         j = self.low - 1
