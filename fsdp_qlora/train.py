@@ -6,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #553fe641
 from __future__ import annotations
-import os, sys, json, math, time, resource, traceback, multiprocessing.util
+import os, sys, json, math, time, uuid, resource, traceback, multiprocessing.util
 from datetime import timedelta
 from contextlib import ExitStack
 from dataclasses import dataclass, field, asdict, is_dataclass
@@ -31,11 +31,12 @@ from .checkpoint import Checkpointer, Stopper, RunStopped, TrainingDiverged, Fau
 from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0', 'no_sync_wanted', 'activation_offload',
-           'setup', 'run_model', 'load', 'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger',
-           'MemoryMarks', 'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit',
-           'trained_state', 'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain',
-           'LostPeer', 'end_rank', 'fsdp_main', 'load_unsharded']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'ATTEMPT_KEY', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0', 'no_sync_wanted',
+           'activation_offload', 'setup', 'agent_store_shared', 'attempt_name', 'join_group', 'run_model', 'load',
+           'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler',
+           'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state', 'save',
+           'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'end_rank',
+           'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
 @dataclass
@@ -118,7 +119,7 @@ def setup(cfg, local_rank: int = 0) -> Run:
     resolve_speed(cfg, cuda, quiet=True)    # 'auto' flags of a config that did not come through `train` (drivers, tests)
     if cuda: torch.cuda.set_device(local_rank)
     os.environ.setdefault('TORCH_NCCL_ASYNC_ERROR_HANDLING', '1')   # a failed or timed-out NCCL collective ends the process
-    if not dist.is_initialized(): dist.init_process_group('cuda:nccl,cpu:gloo' if cuda else 'gloo', timeout=timedelta(minutes=cfg.dist_timeout))
+    if not dist.is_initialized(): join_group('cuda:nccl,cpu:gloo' if cuda else 'gloo', timedelta(minutes=cfg.dist_timeout))
     device = default_device(local_rank)
     if cuda and cfg.max_gpu_memory > 0:     # play a smaller card: the caching allocator refuses to grow past the cap
         torch.cuda.set_per_process_memory_fraction(min(1.0, cfg.max_gpu_memory*2**30/torch.cuda.get_device_properties(device).total_memory), device)
@@ -132,6 +133,38 @@ def setup(cfg, local_rank: int = 0) -> Run:
     if device.type == 'cpu' and (cfg.use_cpu_offload or cfg.use_activation_cpu_offload):
         rprint("Note: on the CPU, parameters and activations already live in host memory; the offload flags save nothing")
     return run
+
+# %% ../nbs/08_train.ipynb #f4d127ee
+ATTEMPT_KEY = 'fsdp_qlora/attempt'
+
+def agent_store_shared(env=None) -> bool:
+    "Whether torchrun's agent hosts the store (`TORCHELASTIC_USE_AGENT_STORE`): one server for every restarted attempt"
+    return (os.environ if env is None else env).get('TORCHELASTIC_USE_AGENT_STORE') == str(True)
+
+def attempt_name(store, rank: int, world: int, timeout: timedelta) -> str:
+    "A name no earlier attempt used, the same on every rank: rank 0 draws it, and echoes each rank's fresh token under it"
+    if rank == 0:
+        name = str(store.add(f'{ATTEMPT_KEY}s', 1))
+        store.set(ATTEMPT_KEY, name)
+        for r in range(1, world): store.set(f'{ATTEMPT_KEY}/{name}/ok/{r}', store.get(f'{ATTEMPT_KEY}/{name}/hi/{r}'))  # `get` waits
+        return name
+    me, end = uuid.uuid4().hex, time.monotonic() + timeout.total_seconds()
+    while time.monotonic() < end:
+        name = store.get(ATTEMPT_KEY).decode()      # until this attempt's rank 0 writes it: a dead attempt's, where `me` is never echoed
+        store.set(f'{ATTEMPT_KEY}/{name}/hi/{rank}', me)
+        ok = f'{ATTEMPT_KEY}/{name}/ok/{rank}'
+        if store.check([ok]) and store.get(ok).decode() == me: return name
+        time.sleep(0.05)
+    raise dist.DistStoreError(f"rank {rank}: rank 0 did not confirm this attempt's name within {timeout} (it ended or stopped answering)")
+
+def join_group(backend: str, timeout: timedelta):
+    "`init_process_group`; under torchrun's shared agent store, in a namespace of this attempt's own"
+    if not agent_store_shared(): return dist.init_process_group(backend, timeout=timeout)
+    store, rank, world = next(dist.rendezvous('env://', timeout=timeout))   # torch's own env:// store: a client of the agent's server
+    store.set_timeout(timeout)
+    name = attempt_name(store, rank, world, timeout)
+    dist.init_process_group(backend, store=dist.PrefixStore(f'{ATTEMPT_KEY}/{name}/pg', store), rank=rank, world_size=world, timeout=timeout)
+
 
 # %% ../nbs/08_train.ipynb #c423795d
 def run_model(run: Run):
