@@ -466,10 +466,18 @@ def _offload_needed(cfg, cuda: bool) -> bool:
     return sum(est['gpu'].values()) > 0.8*cap
 
 def _dense(cfg) -> bool:
-    "Whether the model has no fused experts (MoE chapter): `compile` suits only those"
+    "Whether the model has no fused experts (MoE chapter)"
     from fsdp_qlora.moe import is_moe
     from fsdp_qlora.load import resolve_model, empty_model
     return not is_moe(empty_model(resolve_model(cfg.model_name)))
+
+def _grouped_suits(cfg, cuda) -> bool:
+    "A MoE model in bf16 with a LoRA rank that is a multiple of 8 (CUDA's grouped GEMM wants bf16, 16-byte-aligned rows)"
+    return hasattr(F, 'grouped_mm') and cfg.precision == 'bf16' and cfg.lora_rank % 8 == 0 and not _dense(cfg)
+
+def _compile_suits(cfg, cuda) -> bool:
+    "Dense models, and MoE models whose experts run grouped (the loop breaks the graph at every hit expert)"
+    return cfg.experts_kernel == 'grouped' or _dense(cfg)
 
 def _fused_dropout_suits(cfg, cuda) -> bool:
     from fsdp_qlora.adapters import TRAIN_TYPES
@@ -477,7 +485,8 @@ def _fused_dropout_suits(cfg, cuda) -> bool:
     return cuda and cfg.lora_dropout > 0 and TRAIN_TYPES[cfg.train_type].adapter in works
 
 SPEED_DEFAULTS = {d.flag: d for d in [
-    SpeedDefault('compile', True, False, lambda cfg, cuda: _dense(cfg), why='compiled decoder layers'),
+    SpeedDefault('experts_kernel', 'grouped', 'loop', _grouped_suits, why='one grouped GEMM per expert projection'),   # before compile, which reads it
+    SpeedDefault('compile', True, False, _compile_suits, why='compiled decoder layers'),
     SpeedDefault('loss', 'chunked', 'standard', why='never holds the full float32 logits'),
     SpeedDefault('lora_dropout_kernel', 'fused', 'torch', lambda cfg, cuda: _fused_dropout_suits(cfg, cuda), why='dropout inside lora_A'),
     SpeedDefault('use_activation_cpu_offload', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing, why='saved layer inputs in host memory'),
