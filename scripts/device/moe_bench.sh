@@ -24,7 +24,7 @@ python3 -c "import torch, transformers, bitsandbytes, peft; print('torch', torch
 PARTS=${PARTS:-abc}
 if [[ $PARTS == *a* ]]; then
   stamp "(a) expert GEMMs"
-  timeout ${GEMM_S:-75} python3 scripts/device/moe_gemm.py ${GEMM_TOKENS:-4096} ${GEMM_REPS:-10} 2>&1 | grep -v Warning | tee $OUT/moe_gemm.jsonl
+  timeout ${GEMM_S:-75} python3 scripts/device/moe_gemm.py ${GEMM_TOKENS:-4096} ${GEMM_REPS:-10} 2> $OUT/moe_gemm.err | tee $OUT/moe_gemm.jsonl; grep -vE "Warning|Configuration class" $OUT/moe_gemm.err | tail -3
 fi
 K=${KERNEL:-$(python3 scripts/device/moe_bench.py pick $OUT/moe_gemm.jsonl)}
 stamp "experts kernel: $K"
