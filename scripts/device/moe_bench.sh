@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # MoE QLoRA on one GPU, every number in one call of <= 9 minutes (run from the repo root; carry .whl and .whl-bench, as bench.sh):
-# (a) scripts/device/moe_gemm.py: the expert GEMMs of one Qwen3-30B-A3B layer, loop vs grouped (vs transformers' bf16 kernels)
-#     -> $OUT/moe_gemm.jsonl; the faster of our two kernels is used below (KERNEL=loop|grouped forces one);
+# (a) scripts/device/moe_gemm.py: the expert GEMMs of one Qwen3-30B-A3B layer, every --experts_kernel row, plain and checkpointed
+#     (vs transformers' bf16 kernels) -> $OUT/moe_gemm.jsonl; the fastest plain row is used below (KERNEL=loop|grouped|... forces one);
 # (b) a Qwen3-30B-A3B-shaped checkpoint (LAYERS of 48; 128 experts, top 8) with random weights written directly in NF4
 #     (scripts/device/moe_bench.py write: never a bf16 copy, ~17 GB, write time measured), then custom_qlora training on it,
 #     --lora_target_modules all (attention + every expert), r16, context CTX, MAX_STEPS steps, --experts_kernel of (a)
@@ -11,9 +11,10 @@
 #     LoRA r16 alpha 32, 2 warm-up + STEPS (3) measured steps, STACKS (default: ours with (a)'s kernel and auto speed flags (compile off for MoE),
 #     hf_qlora, unsloth_qlora, ours with --compile true) -> $OUT/moe_bench.json, .log, logs in $OUT/moe_bench_logs.tgz.
 #     PROFILE_STEP (e.g. 4, of the 2 + STEPS steps): each stack's kernel table of that step, in moe_bench_logs.tgz (STACK_profile/).
-# The A/B of the expert kernels (one call, MoE chapter): PARTS=ac, STACKS with ours once per --experts_kernel row, PROFILE_STEP=4:
-#   PARTS=ac BUDGET=560 GEMM_S=60 PROFILE_STEP=4 STACKS=ours_custom_qlora+experts_kernel=grouped,ours_custom_qlora+experts_kernel=grouped_gather,\
-#     ours_custom_qlora+experts_kernel=grouped_keep,ours_custom_qlora+experts_kernel=grouped_gather_keep,unsloth_qlora,hf_qlora bash scripts/device/moe_bench.sh
+# The A/B of the expert kernels (one call, MoE chapter): (a) times every EXPERT_KERNELS row on the Qwen3-30B-A3B layer, plain
+# and checkpointed; (c) ours once per row on OLMoE (compiled: auto) beside the peers, the last of 2 + STEPS steps profiled:
+#   PARTS=ac BUDGET=560 STEPS=4 PROFILE_STEP=6 STACKS=ours_custom_qlora+experts_kernel=grouped,ours_custom_qlora+experts_kernel=grouped_gather,\
+#     ours_custom_qlora+experts_kernel=grouped_gather_keep,unsloth_qlora,hf_qlora WHEELS=".whl .whl-bench" bash scripts/device/moe_bench.sh
 # PARTS (default abc) picks the parts. Each part runs under `timeout`; (c) gets what is left of BUDGET (default 520 s from the start) and each stack BENCH_STACK_S.
 # Smoke test without a GPU: tiny shapes on the CPU (CTX=64 FLAGS="--compile false --precision fp32" SHAPE=tiny_moe PREC=fp32 ...).
 set -o pipefail
