@@ -25,9 +25,9 @@ from .families import MODEL_FAMILIES, layer_classes, model_type
 
 # %% auto #0
 __all__ = ['SHARDINGS', 'HALVES', 'TRIM_EVERY', 'Sharding', 'make_mesh', 'decoder_layers', 'trainable_leaves', 'shard_model',
-           'needs_fsdp', 'kept_layers', 'prenorm_halves', 'layer_halves', 'checkpoint_layers', 'capture_real',
-           'pin_in_place', 'keep_pinned', 'materialize', 'check_model', 'quant_variants', 'lora_linear_case',
-           'bit_exact_check', 'bit_exact_main', 'run_torchrun']
+           'needs_fsdp', 'kept_layers', 'prenorm_halves', 'layer_halves', 'in_checkpoint', 'checkpointed',
+           'checkpoint_layers', 'capture_real', 'pin_in_place', 'keep_pinned', 'materialize', 'check_model',
+           'quant_variants', 'lora_linear_case', 'bit_exact_check', 'bit_exact_main', 'run_torchrun']
 
 # %% ../nbs/07_fsdp.ipynb #7e31a9b6
 @dataclass
@@ -109,6 +109,22 @@ def layer_halves(layer: nn.Module) -> list:
     need(split is not None, f"--checkpoint_halves: {type(layer).__name__} layers have no row in HALVES; leave the flag off")
     return split(layer)
 
+class _Checkpointed:
+    "How many checkpointed regions are running now (their first forward or their recompute)"
+    depth = 0
+
+def in_checkpoint() -> bool:
+    "Whether the code running is inside a region `checkpoint_layers` checkpoints (its saved tensors are dropped after the forward and recomputed before its backward)"
+    return _Checkpointed.depth > 0
+
+def checkpointed(fn):
+    "`fn` with `in_checkpoint()` true while it runs: what the checkpoint calls, in the forward and again in the recompute"
+    def run(*args, **kwargs):
+        _Checkpointed.depth += 1
+        try: return fn(*args, **kwargs)
+        finally: _Checkpointed.depth -= 1
+    return run
+
 def checkpoint_layers(model: nn.Module, reentrant: bool = False, keep: int = 0, halves: bool = False) -> nn.Module:
     "Gradient checkpointing of each decoder layer's `forward` (or of its two `halves`) but `keep` of them (module hooks and compiled code stay outside)"
     from torch.utils.checkpoint import checkpoint
@@ -121,12 +137,12 @@ def checkpoint_layers(model: nn.Module, reentrant: bool = False, keep: int = 0, 
         def forward(*args, _layer=layer, **kwargs):
             fwd = _layer._fsdp_qlora_fwd
             if _layer._fsdp_qlora_kept or not (_layer.training and torch.is_grad_enabled()): return fwd(*args, **kwargs)
-            if not _layer._fsdp_qlora_halves: return checkpoint(partial(fwd, **kwargs), *args, use_reentrant=reentrant)
+            if not _layer._fsdp_qlora_halves: return checkpoint(checkpointed(partial(fwd, **kwargs)), *args, use_reentrant=reentrant)
             (attn, _), (mlp, _) = _layer._fsdp_qlora_halves
             x, *rest = args or (kwargs.pop('hidden_states'),)
             need(not rest, f"--checkpoint_halves: a {type(_layer).__name__} got {len(rest)} positional arguments after the hidden states; "
                            "the halves pass keyword arguments only: leave the flag off for this model")
-            return checkpoint(mlp, checkpoint(partial(attn, **kwargs), x, use_reentrant=False), use_reentrant=False)
+            return checkpoint(checkpointed(mlp), checkpoint(checkpointed(partial(attn, **kwargs)), x, use_reentrant=False), use_reentrant=False)
         layer.forward = forward
     return model
 

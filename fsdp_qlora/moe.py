@@ -8,6 +8,8 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/moe.html.md"""
 from __future__ import annotations
 import math
 from copy import deepcopy
+from functools import partial
+from typing import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -16,11 +18,11 @@ from .core import *
 from .quantize import QUANT_BACKENDS
 
 # %% auto #0
-__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'EXPERT_KERNELS', 'LOW_RANK', 'DEQUANTIZE_ON_LOAD', 'is_experts', 'is_moe',
-           'QuantStack', 'quantize_stack', 'QuantExperts', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA',
-           'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'split_expert_adapter',
-           'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas', 'to_checkpoint_names', 'fused_sources',
-           'expert_stack_case']
+__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'ROUTINGS', 'EXPERT_KERNELS', 'LOW_RANK', 'DEQUANTIZE_ON_LOAD', 'is_experts',
+           'is_moe', 'QuantStack', 'quantize_stack', 'QuantExperts', 'Routing', 'use_experts_kernel',
+           'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef',
+           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
+           'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -72,9 +74,9 @@ class QuantStack(nn.Module):
         if whole: return self.backend.dequantize(whole(self)).view(self.num_experts, self.out_features, self.in_features)
         return torch.stack([self.backend.dequantize(self.expert(e)) for e in range(self.num_experts)])
 
-    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts=None) -> torch.Tensor:
-        "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM"
-        return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self)
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts=None, keep: bool = False) -> torch.Tensor:
+        "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`)"
+        return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self, keep)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -91,16 +93,20 @@ def _bnb_whole(stack: QuantStack) -> SimpleNamespace:
 STACK_VIEWS = {'bnb': _bnb_whole}    # backends whose per-expert codes, end to end, are the stacked weight's (NF4 blocks never cross a matrix)
 
 class _GroupedDequant(torch.autograd.Function):
-    "Grouped GEMM over a quantized stack, dequantized in forward and again in backward: nothing but `offs` is saved"
+    "Grouped GEMM over a quantized stack, dequantized in forward and again in backward; with `keep`, inside a checkpointed layer, the dequantized stack is saved instead"
     @staticmethod
-    def forward(ctx, x, offs, stack):
-        ctx.stack = stack; ctx.save_for_backward(offs)
-        return F.grouped_mm(x, stack.dequantize().transpose(1, 2), offs=offs)
+    def forward(ctx, x, offs, stack, keep: bool):
+        from .fsdp import in_checkpoint          # (fsdp imports load, which imports this module)
+        W = stack.dequantize()
+        ctx.stack = stack
+        ctx.save_for_backward(offs, *([W] if keep and in_checkpoint() else []))
+        return F.grouped_mm(x, W.transpose(1, 2), offs=offs)
 
     @staticmethod
     def backward(ctx, g):
-        offs, = ctx.saved_tensors
-        return F.grouped_mm(g.contiguous(), ctx.stack.dequantize(), offs=offs), None, None
+        offs, *kept = ctx.saved_tensors
+        W = kept[0] if kept else ctx.stack.dequantize()
+        return F.grouped_mm(g.contiguous(), W, offs=offs), None, None, None
 
 @torch.no_grad()
 def quantize_stack(stack: QuantStack, W: torch.Tensor) -> dict:
@@ -133,9 +139,9 @@ class QuantExperts(nn.Module):
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[e].to(y.dtype)
 
-    def project_grouped(self, name: str, x: torch.Tensor, offs, counts, eids) -> torch.Tensor:
+    def project_grouped(self, name: str, x: torch.Tensor, offs, counts, eids, keep: bool = False) -> torch.Tensor:
         "Projection `name` of rows `x` sorted by expert (`eids`), every expert in one grouped GEMM, bias included"
-        y = getattr(self, name).grouped(x, offs, counts)
+        y = getattr(self, name).grouped(x, offs, counts, keep)
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[eids].to(y.dtype)
 
@@ -157,24 +163,65 @@ def _loop_experts(self, hidden_states, top_k_index, top_k_weights):
         out.index_add_(0, tok, y.to(out.dtype))
     return out
 
-def _grouped_experts(self, hidden_states, top_k_index, top_k_weights):
-    "Token-expert pairs sorted by expert, each projection one grouped GEMM over the dequantized stack"
+class _Dispatch(torch.autograd.Function):
+    "`x[tok]`: each token's row for each of its `k` pairs, sorted by expert; backward gathers a token's `k` pair rows through `inv` and sums them"
+    @staticmethod
+    def forward(ctx, x, tok, inv, k: int):
+        ctx.save_for_backward(inv); ctx.k = k
+        return x[tok]
+
+    @staticmethod
+    def backward(ctx, g):
+        inv, = ctx.saved_tensors
+        return g[inv].view(-1, ctx.k, g.shape[-1]).sum(1), None, None, None
+
+class _Combine(torch.autograd.Function):
+    "Pair rows sorted by expert back to their tokens: gathered through the inverse permutation `inv`, a token's `k` rows summed; backward is the gather `g[tok]`"
+    @staticmethod
+    def forward(ctx, y, tok, inv, k: int):
+        ctx.save_for_backward(tok)
+        return y[inv].view(-1, k, y.shape[-1]).sum(1)
+
+    @staticmethod
+    def backward(ctx, g):
+        tok, = ctx.saved_tensors
+        return g[tok], None, None, None
+
+def _take(x, tok, inv, k): return x[tok]
+def _index_add(y, tok, inv, k): return y.new_zeros(tok.numel()//k, y.shape[-1]).index_add_(0, tok, y)
+
+@dataclass(frozen=True)
+class Routing:
+    "How a grouped kernel moves rows: `dispatch(x, tok, inv, k)` to the token-expert pairs sorted by expert, `combine(y, tok, inv, k)` back to the tokens"
+    dispatch: Callable
+    combine: Callable
+
+ROUTINGS = {'index_add': Routing(_take, _index_add),                  # backward of `x[tok]` and forward of `index_add_`: scatters with atomics
+            'gather': Routing(_Dispatch.apply, _Combine.apply)}       # each token has exactly k pairs: gathers and sums over k, both ways
+
+def _grouped_experts(self, hidden_states, top_k_index, top_k_weights, routing: Routing = ROUTINGS['index_add'], keep: bool = False):
+    "Token-expert pairs sorted by expert, each projection one grouped GEMM over the dequantized stack (kept for backward in a checkpoint: `keep`), rows moved by `routing`"
     k = top_k_index.shape[-1]
     with torch.no_grad():
         eids, order = torch.sort(top_k_index.reshape(-1), stable=True)
         counts = torch.bincount(eids, minlength=self.num_experts)
         offs = torch.cumsum(counts, 0, dtype=torch.int32)
+        inv = torch.empty_like(order).scatter_(0, order, torch.arange(order.numel(), device=order.device))   # pair -> its place in `order`
     tok = order//k
-    h = self.gate(self.project_grouped(self.weight_names[0], hidden_states[tok], offs, counts, eids))
-    y = self.project_grouped('down_proj', h, offs, counts, eids)*top_k_weights.reshape(-1)[order, None]
-    return torch.zeros_like(hidden_states).index_add_(0, tok, y.to(hidden_states.dtype))
+    h = self.gate(self.project_grouped(self.weight_names[0], routing.dispatch(hidden_states, tok, inv, k), offs, counts, eids, keep))
+    y = self.project_grouped('down_proj', h, offs, counts, eids, keep)*top_k_weights.reshape(-1)[order, None]
+    return routing.combine(y.to(hidden_states.dtype), tok, inv, k)
 
-EXPERT_KERNELS = {'loop': _loop_experts, 'grouped': _grouped_experts}
+EXPERT_KERNELS = {'loop': _loop_experts,
+                  'grouped': partial(_grouped_experts, routing=ROUTINGS['index_add']),
+                  'grouped_gather': partial(_grouped_experts, routing=ROUTINGS['gather']),
+                  'grouped_keep': partial(_grouped_experts, routing=ROUTINGS['index_add'], keep=True),
+                  'grouped_gather_keep': partial(_grouped_experts, routing=ROUTINGS['gather'], keep=True)}
 
 def use_experts_kernel(model: nn.Module, name: str = 'loop') -> nn.Module:
     "Run every `QuantExperts` of `model` with `EXPERT_KERNELS[name]` (`--experts_kernel`)"
     need(name in EXPERT_KERNELS, f"--experts_kernel {name!r} is not one of: {', '.join(EXPERT_KERNELS)}")
-    need(name != 'grouped' or hasattr(F, 'grouped_mm'), "--experts_kernel grouped needs torch.nn.functional.grouped_mm (PyTorch >= 2.10): use loop")
+    need(name == 'loop' or hasattr(F, 'grouped_mm'), f"--experts_kernel {name} needs torch.nn.functional.grouped_mm (PyTorch >= 2.10): use loop")
     for m in model.modules():
         if isinstance(m, QuantExperts): m.kernel = name
     return model
@@ -213,9 +260,9 @@ class ExpertLoRA(nn.Module):
         y = self.base_layer.matmul(x, e)
         return y + (u*self.scaling).to(y.dtype)
 
-    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts: torch.Tensor, keep: bool = False) -> torch.Tensor:
         "The grouped base projection plus every expert's low-rank update (`LOW_RANK` row of the device)"
-        y = self.base_layer.grouped(x, offs, counts)
+        y = self.base_layer.grouped(x, offs, counts, keep)
         u = LOW_RANK[x.device.type](self.dropout(x).to(self.lora_A.dtype), self.lora_A, self.lora_B, offs, counts)
         return y + (u*self.scaling).to(y.dtype)
 

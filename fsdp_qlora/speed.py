@@ -476,8 +476,8 @@ def _grouped_suits(cfg, cuda) -> bool:
     return hasattr(F, 'grouped_mm') and cfg.precision == 'bf16' and cfg.lora_rank % 8 == 0 and not _dense(cfg)
 
 def _compile_suits(cfg, cuda) -> bool:
-    "Dense models, and MoE models whose experts run grouped (the loop breaks the graph at every hit expert)"
-    return cfg.experts_kernel == 'grouped' or _dense(cfg)
+    "Dense models, and MoE models whose experts run grouped (any `EXPERT_KERNELS` row but the loop, which breaks the graph at every hit expert)"
+    return cfg.experts_kernel != 'loop' or _dense(cfg)
 
 def _fused_dropout_suits(cfg, cuda) -> bool:
     from fsdp_qlora.adapters import TRAIN_TYPES

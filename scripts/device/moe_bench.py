@@ -1,7 +1,7 @@
 """Helpers of scripts/device/moe_bench.sh (each a subcommand, so a typo fails in the CPU smoke test, not on the device):
   write PATH LAYERS      a Qwen3-30B-A3B-shaped checkpoint (LAYERS of its 48 decoder layers; 128 experts, top 8) with random weights
                          written directly in NF4 by write_random_quantized (never a bf16 copy); without a GPU a tiny shape (smoke test)
-  pick GEMM_JSONL        the --experts_kernel whose fused forward+backward was faster in moe_gemm.py's rows (grouped if none ran)
+  pick GEMM_JSONL        the --experts_kernel whose forward+backward was fastest in moe_gemm.py's plain rows (grouped if none ran)
   summary LOG OUT_JSON   the training log's step lines -> median tokens/s after the first 2 steps, peak GPU memory, host RSS"""
 import sys, json, re, time, statistics
 from pathlib import Path
@@ -26,7 +26,7 @@ def write(path, layers):
 
 def pick(jsonl):
     rows = [json.loads(l) for l in Path(jsonl).read_text().splitlines() if l.startswith('{')] if Path(jsonl).exists() else []
-    ms = {r['row'].rsplit(', ', 1)[1]: r['ms'] for r in rows if r['row'].startswith('ours') and 'ms' in r}
+    ms = {r.get('kernel', r['row'].rsplit(', ', 1)[1]): r['ms'] for r in rows if r['row'].startswith('ours') and 'ms' in r and not r.get('checkpointed')}
     print(min(ms, key=ms.get) if ms else 'grouped')
 
 

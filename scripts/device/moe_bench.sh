@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # MoE QLoRA on one GPU, every number in one call of <= 9 minutes (run from the repo root; carry .whl and .whl-bench, as bench.sh):
-# (a) scripts/device/moe_gemm.py: the expert GEMMs of one Qwen3-30B-A3B layer, loop vs grouped (vs transformers' bf16 kernels)
-#     -> $OUT/moe_gemm.jsonl; the faster of our two kernels is used below (KERNEL=loop|grouped forces one);
+# (a) scripts/device/moe_gemm.py: the expert GEMMs of one Qwen3-30B-A3B layer, every --experts_kernel row, plain and checkpointed
+#     (vs transformers' bf16 kernels) -> $OUT/moe_gemm.jsonl; the fastest plain row is used below (KERNEL=loop|grouped|... forces one);
 # (b) a Qwen3-30B-A3B-shaped checkpoint (LAYERS of 48; 128 experts, top 8) with random weights written directly in NF4
 #     (scripts/device/moe_bench.py write: never a bf16 copy, ~17 GB, write time measured), then custom_qlora training on it,
 #     --lora_target_modules all (attention + every expert), r16, context CTX, MAX_STEPS steps, --experts_kernel of (a)
@@ -10,6 +10,11 @@
 # (c) fsdp_qlora_bench on SHAPE (default olmoe_1b_7b: bf16 checkpoint 13 GB, written per expert), context 2048, batch BATCH (2),
 #     LoRA r16 alpha 32, 2 warm-up + STEPS (3) measured steps, STACKS (default: ours with (a)'s kernel and auto speed flags (compile off for MoE),
 #     hf_qlora, unsloth_qlora, ours with --compile true) -> $OUT/moe_bench.json, .log, logs in $OUT/moe_bench_logs.tgz.
+#     PROFILE_STEP (e.g. 4, of the 2 + STEPS steps): each stack's kernel table of that step, in moe_bench_logs.tgz (STACK_profile/).
+# The A/B of the expert kernels (one call, MoE chapter): (a) times every EXPERT_KERNELS row on the Qwen3-30B-A3B layer, plain
+# and checkpointed; (c) ours once per row on OLMoE (compiled: auto) beside the peers, the last of 2 + STEPS steps profiled:
+#   PARTS=ac BUDGET=560 STEPS=4 PROFILE_STEP=6 STACKS=ours_custom_qlora+experts_kernel=grouped,ours_custom_qlora+experts_kernel=grouped_gather,\
+#     ours_custom_qlora+experts_kernel=grouped_gather_keep,unsloth_qlora,hf_qlora WHEELS=".whl .whl-bench" bash scripts/device/moe_bench.sh
 # PARTS (default abc) picks the parts. Each part runs under `timeout`; (c) gets what is left of BUDGET (default 520 s from the start) and each stack BENCH_STACK_S.
 # Smoke test without a GPU: tiny shapes on the CPU (CTX=64 FLAGS="--compile false --precision fp32" SHAPE=tiny_moe PREC=fp32 ...).
 set -o pipefail
@@ -51,7 +56,7 @@ STACKS=${STACKS:-ours_custom_qlora+experts_kernel=$K,hf_qlora,unsloth_qlora,ours
 stamp "(c) side by side on $SHAPE: $STACKS ($(left)s left)"
 timeout -k 15 $(left) python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline hf_qlora --context_length ${CTX:-2048} \
   --batch_size ${BATCH:-2} --lora_rank 16 --lora_alpha 32 --lora_dropout 0 --steps ${STEPS:-3} --warmup_steps 2 --precision ${PREC:-bf16} \
-  --work_dir /tmp/moe_bench --output $OUT/moe_bench.json --timeout ${BENCH_STACK_S:-110} 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/moe_bench.log
+  --work_dir /tmp/moe_bench --output $OUT/moe_bench.json --timeout ${BENCH_STACK_S:-110} ${PROFILE_STEP:+--profile_step $PROFILE_STEP} 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/moe_bench.log
 echo "rc=$?"
 tar czf $OUT/moe_bench_logs.tgz -C /tmp/moe_bench/logs . 2>/dev/null
 # the table again from the JSON (also when the run above was cut short: it is rewritten after each stack), against both peers

@@ -1,12 +1,17 @@
 """Expert GEMMs on one GPU, Qwen3-30B-A3B layer shape (128 experts, top 8, hidden 2048, expert intermediate 768): forward +
 backward of one MoE experts module, NF4 experts with an ExpertLoRA (rank 16) on each stack, for each --experts_kernel row
 (loop: one expert at a time through bitsandbytes' matmul_4bit; grouped: one grouped GEMM per projection over the stack
-dequantized in one call), beside transformers' own eager loop and grouped_mm on plain bf16 experts (no dequantization:
-a floor). Prints one JSON line per row: ms per forward+backward and peak GPU memory above the weights.
+dequantized in one call; grouped_gather: rows put back by gathers, not index_add; *_keep: the dequantized stack saved
+for backward inside a checkpoint), each run plain and inside a non-reentrant checkpoint as checkpoint_layers runs a layer
+(forward, recompute, backward: where the _keep rows differ), beside transformers' own eager loop and grouped_mm on plain
+bf16 experts (no dequantization: a floor). Prints one JSON line per row: ms per forward+backward and peak GPU memory
+above the weights; ours carry `kernel` and `checkpointed`.
 Usage: python3 scripts/device/moe_gemm.py [tokens=4096] [reps=10]  (without a GPU: a small smoke-test shape on the CPU)"""
 import sys, json, time, statistics, torch
 from transformers import Qwen3MoeConfig, AutoModelForCausalLM
+from torch.utils.checkpoint import checkpoint
 from fsdp_qlora.moe import QuantExperts, ExpertLoRA, quantize_stack, EXPERT_KERNELS
+from fsdp_qlora.fsdp import checkpointed
 
 tokens, reps = (int(a) for a in (sys.argv[1:] + ['4096', '10'][len(sys.argv) - 1:])[:2])
 cuda = torch.cuda.is_available()
@@ -47,11 +52,15 @@ for n in qe.weight_names:
     for k, t in quantize_stack(st, getattr(hf.experts, n).detach()).items(): getattr(st, k).data = t.to(dev)
     setattr(qe, n, ExpertLoRA(st, r=16, dropout=0., dtype=dt).to(dev))
 adapters = [p for p in qe.parameters() if p.requires_grad]
-for kernel in EXPERT_KERNELS:
-    qe.kernel = kernel
-    xx = x.clone().requires_grad_()
-    ms, gib = timed(lambda: qe(xx, idx, w), adapters + [xx])
-    rows.append(dict(row=f'ours NF4 + ExpertLoRA r16, {kernel}', ms=round(ms, 2), peak_gib=round(gib, 2)))
+ckpt = checkpointed(qe)
+for ck in (False, True):
+    for kernel in EXPERT_KERNELS:
+        qe.kernel = kernel
+        xx = x.clone().requires_grad_()
+        fn = (lambda: checkpoint(ckpt, xx, idx, w, use_reentrant=False)) if ck else (lambda: qe(xx, idx, w))
+        ms, gib = timed(fn, adapters + [xx])
+        rows.append(dict(row=f'ours NF4 + ExpertLoRA r16, {kernel}' + ', checkpointed'*ck, kernel=kernel, checkpointed=ck,
+                         ms=round(ms, 2), peak_gib=round(gib, 2)))
 hf.experts.requires_grad_(False)
 for impl in ('eager', 'grouped_mm', 'batched_mm'):
     xx = x.clone().requires_grad_()
