@@ -17,10 +17,10 @@ from .adapters import LORA_TARGETS
 # %% auto #0
 __all__ = ['SHAPES', 'PEAK_TFLOPS', 'DTYPES', 'STACKS', 'LIGER', 'PEER_RUNNERS', 'MEMORY_TRACE_ENTRIES', 'SEARCH_MIN_LEFT',
            'Shape', 'param_counts', 'flops_per_token', 'matmul_tflops', 'spec_tflops', 'peak_flops', 'BenchSettings',
-           'bench_loader', 'bench_checkpoint', 'Stack', 'unavailable', 'train_loop', 'step_profiler', 'apply_liger',
-           'run_hf', 'peft_targets', 'experts_aside', 'run_unsloth', 'ours_flags', 'profile_flags', 'TimedLines',
-           'step_lines', 'run_ours', 'stack_of', 'cap_memory', 'memory_summary', 'memory_lines', 'peer_main',
-           'summarize', 'run_stack', 'markdown_table', 'longest_context', 'search_stack', 'search_table',
+           'bench_loader', 'bench_checkpoint', 'Stack', 'unavailable', 'train_loop', 'peer_result', 'step_profiler',
+           'apply_liger', 'run_hf', 'peft_targets', 'experts_aside', 'run_unsloth', 'ours_flags', 'profile_flags',
+           'TimedLines', 'step_lines', 'run_ours', 'stack_of', 'cap_memory', 'memory_summary', 'memory_lines',
+           'peer_main', 'summarize', 'run_stack', 'markdown_table', 'longest_context', 'search_stack', 'search_table',
            'fsdp_qlora_bench', 'bench_cli']
 
 # %% ../nbs/15_benchmark.ipynb #1ba9d0c6
@@ -213,6 +213,14 @@ def train_loop(model, loader, s: BenchSettings, device) -> tuple[list, list, lis
             reserved.append(torch.cuda.memory_reserved()/2**30 if device.type == 'cuda' else None)
     return losses, times, reserved
 
+def peer_result(model, path, s: BenchSettings, device, t0: float) -> dict:
+    "A peer runner's result: `train_loop` on the benchmark's batches, the seconds since `t0` before it, the parameters it trains"
+    loader = bench_loader(path, s)
+    load_s = time.perf_counter() - t0
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    losses, times, reserved = train_loop(model, loader, s, device)
+    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable, reserved_gib=reserved)
+
 @contextlib.contextmanager
 def step_profiler(s: BenchSettings, i: int, device):
     "Profile step `i` if it is `s.profile_step`: its kernel table goes to `s.profile_dir` (as `--profile` writes ours)"
@@ -255,11 +263,7 @@ def run_hf(stack: Stack, s: BenchSettings, path) -> dict:
     torch.manual_seed(s.seed)
     model = get_peft_model(model, LoraConfig(r=s.lora_rank, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout, bias='none',
                                              task_type='CAUSAL_LM', **peft_targets(model)))
-    loader = bench_loader(path, s)
-    load_s = time.perf_counter() - t0
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    losses, times, reserved = train_loop(model, loader, s, dev)
-    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable, reserved_gib=reserved)
+    return peer_result(model, path, s, dev, t0)
 
 def peft_targets(model) -> dict:
     "PEFT's LoRA targets on `model`: the linear layers of `LORA_TARGETS['all']` it has, and its fused expert weights (`target_parameters`)"
@@ -291,11 +295,7 @@ def run_unsloth(stack: Stack, s: BenchSettings, path) -> dict:
     model = FastLanguageModel.get_peft_model(model, r=s.lora_rank, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout, bias='none',
                                              target_modules=list(LORA_TARGETS['all']), use_gradient_checkpointing='unsloth',
                                              random_state=s.seed, max_seq_length=s.context_length)
-    loader = bench_loader(path, s)
-    load_s = time.perf_counter() - t0
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    losses, times, reserved = train_loop(model, loader, s, dev)
-    return dict(losses=losses, step_s=times, load_s=load_s, trainable=trainable, reserved_gib=reserved)
+    return peer_result(model, path, s, dev, t0)
 
 # %% ../nbs/15_benchmark.ipynb #f105efdc
 def ours_flags(stack: Stack, s: BenchSettings, path, port: int, output_dir) -> dict:

@@ -107,7 +107,7 @@ def fsdp_qlora_train(
     compile: auto_bool = 'auto', # auto (on for a GPU), true or false: torch.compile each decoder layer (the first steps compile; see the speed notebook)
     loss: Annotated[str, dict(choices=[AUTO, *LOSSES])] = 'auto', # Cross-entropy: auto (chunked on a GPU, standard on the CPU), standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
     router_aux_loss_coef: float = None, # Mixture-of-experts models: weight of the router's load-balancing loss added to the loss (default: the model config's; 0 logs it without training on it)
-    experts_kernel: Annotated[str, dict(choices=[AUTO, *EXPERT_KERNELS])] = 'auto', # Mixture-of-experts models: auto (grouped on a GPU, loop on the CPU), loop (the hit experts one after another), grouped (one grouped GEMM per projection; bf16 on GPUs) or grouped_gather (grouped, rows put back by gathers instead of index_add)
+    experts_kernel: Annotated[str, dict(choices=[AUTO, *EXPERT_KERNELS])] = 'auto', # Mixture-of-experts models: auto (grouped on a GPU, loop on the CPU), loop (the hit experts one after another), grouped (one grouped GEMM per projection; bf16 on GPUs); grouped_gather puts rows back by gathers instead of index_add, the _keep rows keep the dequantized experts from a checkpoint's recompute for its backward (MoE chapter)
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))

@@ -92,14 +92,18 @@ def _bnb_whole(stack: QuantStack) -> SimpleNamespace:
 
 STACK_VIEWS = {'bnb': _bnb_whole}    # backends whose per-expert codes, end to end, are the stacked weight's (NF4 blocks never cross a matrix)
 
+def _in_checkpoint() -> bool:
+    "`fsdp.in_checkpoint`, imported when first asked (fsdp imports load, which imports this module)"
+    from .fsdp import in_checkpoint
+    return in_checkpoint()
+
 class _GroupedDequant(torch.autograd.Function):
     "Grouped GEMM over a quantized stack, dequantized in forward and again in backward; with `keep`, inside a checkpointed layer, the dequantized stack is saved instead"
     @staticmethod
     def forward(ctx, x, offs, stack, keep: bool):
-        from .fsdp import in_checkpoint          # (fsdp imports load, which imports this module)
         W = stack.dequantize()
         ctx.stack = stack
-        ctx.save_for_backward(offs, *([W] if keep and in_checkpoint() else []))
+        ctx.save_for_backward(offs, *([W] if keep and _in_checkpoint() else []))
         return F.grouped_mm(x, W.transpose(1, 2), offs=offs)
 
     @staticmethod

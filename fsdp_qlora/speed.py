@@ -10,7 +10,7 @@ import os, sys, importlib.util
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, lru_cache
 from typing import Callable
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
@@ -443,11 +443,16 @@ class SpeedDefault:
     suits: Callable = lambda cfg, cuda: True   # (cfg, cuda) -> bool; when False the CPU value is used
     why: str = ''
 
+@lru_cache(maxsize=2)
+def _empty(model_name: str) -> nn.Module:
+    "The empty (meta) model of `--model_name`, built once for every `auto` row that reads it"
+    from fsdp_qlora.load import resolve_model, empty_model
+    return empty_model(resolve_model(model_name))
+
 def _halves_row(cfg) -> bool:
     "Whether the model's decoder layers have a row in `HALVES` (the layer class is read off the empty model)"
     from fsdp_qlora.fsdp import HALVES
-    from fsdp_qlora.load import resolve_model, empty_model
-    layer = decoder_layers(empty_model(resolve_model(cfg.model_name)))[0]
+    layer = decoder_layers(_empty(cfg.model_name))[0]
     return any(c.__name__ in HALVES for c in type(layer).__mro__)
 
 def _offload_needed(cfg, cuda: bool) -> bool:
@@ -468,8 +473,7 @@ def _offload_needed(cfg, cuda: bool) -> bool:
 def _dense(cfg) -> bool:
     "Whether the model has no fused experts (MoE chapter)"
     from fsdp_qlora.moe import is_moe
-    from fsdp_qlora.load import resolve_model, empty_model
-    return not is_moe(empty_model(resolve_model(cfg.model_name)))
+    return not is_moe(_empty(cfg.model_name))
 
 def _grouped_suits(cfg, cuda) -> bool:
     "A MoE model in bf16 with a LoRA rank that is a multiple of 8 (CUDA's grouped GEMM wants bf16, 16-byte-aligned rows)"
