@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import *
-from .quantize import QUANT_BACKENDS
+from .quantize import QUANT_BACKENDS, hold_quantized
 
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'ROUTINGS', 'EXPERT_KERNELS', 'LOW_RANK', 'DEQUANTIZE_ON_LOAD', 'is_experts',
@@ -42,12 +42,8 @@ class QuantStack(nn.Module):
     def __init__(self, num_experts: int, in_features: int, out_features: int, backend: str = 'bnb',
                  compute_dtype: torch.dtype = torch.bfloat16, device=None, transposed: bool = False, **opts):
         super().__init__()
-        need(backend in QUANT_BACKENDS, f"unknown quantization backend {backend!r}: choose from {list(QUANT_BACKENDS)}")
         store_attr('num_experts,in_features,out_features,compute_dtype,transposed')
-        self.backend = QUANT_BACKENDS[backend].require()
-        self.opts = {**self.backend.defaults, **opts}
-        for n, shape in self.backend.shapes(out_features, in_features, **self.opts).items():
-            self.register_parameter(n, nn.Parameter(torch.empty((num_experts, *shape), dtype=torch.float32, device=device), requires_grad=False))
+        hold_quantized(self, backend, out_features, in_features, device, lead=(num_experts,), **opts)
 
     @property
     def source_shape(self) -> tuple:

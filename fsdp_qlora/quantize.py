@@ -18,8 +18,8 @@ from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'QuantBackend', 'nf4_code', 'quant_options', 'QuantLinear', 'is_quant',
-           'quantize_weight', 'load_quantized', 'quantize_linears']
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'QuantBackend', 'nf4_code', 'quant_options', 'hold_quantized',
+           'QuantLinear', 'is_quant', 'quantize_weight', 'load_quantized', 'quantize_linears']
 
 # %% ../nbs/02_quantize.ipynb #c738bbbe
 @dataclass
@@ -141,17 +141,21 @@ def quant_options(backend: str | None, cfg, defaults=None) -> dict:
     return opts
 
 # %% ../nbs/02_quantize.ipynb #88b99b46
+def hold_quantized(m: nn.Module, backend: str, out_features: int, in_features: int, device=None, lead: tuple = (), **opts):
+    "Give `m` the `backend` row, its options and an empty float32 parameter per quantized tensor of an `(out, in)` weight (`lead`: leading dims)"
+    need(backend in QUANT_BACKENDS, f"unknown quantization backend {backend!r}: choose from {list(QUANT_BACKENDS)}")
+    m.backend = QUANT_BACKENDS[backend].require()
+    m.opts = {**m.backend.defaults, **opts}
+    for n, shape in m.backend.shapes(out_features, in_features, **m.opts).items():
+        m.register_parameter(n, nn.Parameter(torch.empty((*lead, *shape), dtype=torch.float32, device=device), requires_grad=False))
+
 class QuantLinear(nn.Module):
     "Frozen linear layer whose weight is held quantized by `backend`; every tensor is a float32-stored parameter"
     def __init__(self, in_features: int, out_features: int, bias: bool = False, backend: str = 'bnb',
                  compute_dtype: torch.dtype = torch.bfloat16, device=None, bias_dtype=None, **opts):
         super().__init__()
-        need(backend in QUANT_BACKENDS, f"unknown quantization backend {backend!r}: choose from {list(QUANT_BACKENDS)}")
         store_attr('in_features,out_features,compute_dtype')
-        self.backend = QUANT_BACKENDS[backend].require()
-        self.opts = {**self.backend.defaults, **opts}
-        for n, shape in self.backend.shapes(out_features, in_features, **self.opts).items():
-            self.register_parameter(n, nn.Parameter(torch.empty(shape, dtype=torch.float32, device=device), requires_grad=False))
+        hold_quantized(self, backend, out_features, in_features, device, **opts)
         self.bias = nn.Parameter(torch.zeros(out_features, dtype=bias_dtype or compute_dtype, device=device), requires_grad=False) if bias else None
 
     def forward(self, x):
