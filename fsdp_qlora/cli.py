@@ -28,7 +28,7 @@ from .train import OPTIMIZERS, SCHEDULES, fsdp_main
 from .load import resolve_model, weight_files, check_saved_quant, empty_model, ATTENTIONS
 from .families import packs_by_position
 from .checkpoint import validate_checkpointing, parse_faults, RunStopped, STOP_SIGNALS
-from .speed import LOSSES, LORA_DROPOUTS, AUTO, auto_bool, resolve_speed, cuda_allocator_defaults
+from .speed import LOSSES, LORA_DROPOUTS, BASE_MATMULS, AUTO, auto_bool, resolve_speed, cuda_allocator_defaults, use_base_matmul
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
 def _choices(table): return dict(choices=list(table))
@@ -108,6 +108,7 @@ def fsdp_qlora_train(
     loss: Annotated[str, dict(choices=[AUTO, *LOSSES])] = 'auto', # Cross-entropy: auto (chunked on a GPU, standard on the CPU), standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
     router_aux_loss_coef: float = None, # Mixture-of-experts models: weight of the router's load-balancing loss added to the loss (default: the model config's; 0 logs it without training on it)
     experts_kernel: Annotated[str, dict(choices=[AUTO, *EXPERT_KERNELS])] = 'auto', # Mixture-of-experts models: auto (grouped on a GPU, loop on the CPU), loop (the hit experts one after another), grouped (one grouped GEMM per projection; bf16 on GPUs); grouped_gather puts rows back by gathers instead of index_add, the _keep rows keep the dequantized experts from a checkpoint's recompute for its backward (MoE chapter)
+    base_matmul: Annotated[str, dict(choices=[AUTO, *BASE_MATMULS])] = 'auto', # How quantized layers multiply: auto (dequant on a GPU with --compile, else library), library (the backend's own matmul), dequant (the same maths as one op compiled code traces whole), fp8 (FP8 GEMMs with row-wise scales, forward and backward: GPUs of capability 8.9+, bf16; changes the maths); speed notebook
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))
@@ -127,7 +128,7 @@ def validate(cfg):
     resolve_speed(cfg)
     for flag, table in [('train_type', TRAIN_TYPES), ('precision', PRECISIONS), ('sharding_strategy', SHARDINGS),
                         ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES), ('lora_dropout_kernel', LORA_DROPOUTS),
-                        ('experts_kernel', EXPERT_KERNELS)]:
+                        ('experts_kernel', EXPERT_KERNELS), ('base_matmul', BASE_MATMULS)]:
         v = getattr(cfg, flag)
         need(v in table, f"--{flag} {v!r} is not one of: {', '.join(table)}")
     need(cfg.log_to in ('tqdm', 'stdout', 'wandb'), f"--log_to {cfg.log_to!r} is not one of: tqdm, stdout, wandb")
@@ -157,6 +158,9 @@ def validate(cfg):
     need(not cfg.packing or packs_by_position(skeleton), f"--packing: a {skeleton.config.model_type} model builds its attention mask without "
          "transformers' masking utilities, so packed samples would attend to each other: train without --packing")
     if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, model_targets(skeleton, cfg.lora_target_modules))
+    need(cfg.base_matmul == 'library' or tt.quant, f"--base_matmul {cfg.base_matmul} changes how quantized layers multiply, and --train_type "
+         f"{cfg.train_type} has none: leave it at auto or library")
+    use_base_matmul(skeleton, cfg.base_matmul)         # the layer widths the row needs (fp8: multiples of 16)
     check_token_ids(get_tokenizer(path), skeleton.get_input_embeddings().num_embeddings)
     if cfg.router_aux_loss_coef is not None:
         need(is_moe(skeleton), f"--router_aux_loss_coef: {path.name} is not a mixture-of-experts model (no router to balance): leave the flag unset")
@@ -175,6 +179,7 @@ def validate(cfg):
     prec, cuda = PRECISIONS[cfg.precision], torch.cuda.is_available()
     LOSSES[cfg.loss].check(cuda)
     if cuda: prec.check(torch.device('cuda', 0))
+    BASE_MATMULS[cfg.base_matmul].check(torch.cuda.get_device_capability(0) if cuda else None, prec.compute_dtype)
     need(0 <= cfg.min_lr_fraction <= 1, f"--min_lr_fraction must be in [0, 1], got {cfg.min_lr_fraction}")
     if OPTIMIZERS[cfg.optimizer].fused: fused_supported(cfg.optimizer, 'cpu' if cfg.use_cpu_offload or not cuda else 'cuda')
     if cfg.profile:

@@ -88,7 +88,8 @@ def _hqq_params(nbits, group_size):
 def _hqq_quantize(w, nbits=4, group_size=64):
     from hqq.core.quantize import Quantizer
     W_q, meta = Quantizer.quantize(w, device=w.device, compute_dtype=w.dtype, **_hqq_params(nbits, group_size))
-    return dict(W_q=W_q.contiguous().view(torch.float32), scale=meta['scale'].float(), zero=meta['zero'].float())
+    qt = dict(W_q=W_q.contiguous().view(torch.float32), scale=meta['scale'].float(), zero=meta['zero'].float())
+    return {k: t.clone() if t.is_inference() else t for k, t in qt.items()}   # HQQ quantizes in inference mode: see above
 
 def _hqq_check(nbits=4, group_size=64):
     need(nbits in HQQ_BITS, f"--n_bits {nbits}: HQQ layers here take {', '.join(map(str, HQQ_BITS))} bits")
@@ -158,9 +159,17 @@ class QuantLinear(nn.Module):
         hold_quantized(self, backend, out_features, in_features, device, **opts)
         self.bias = nn.Parameter(torch.zeros(out_features, dtype=bias_dtype or compute_dtype, device=device), requires_grad=False) if bias else None
 
+    base_matmul = None    # the `--base_matmul` row it computes with (speed notebook); None: the backend's own matmul
+
     def forward(self, x):
-        y = self.backend.matmul(x.to(self.compute_dtype), self)
+        y = (self.base_matmul or self.backend).matmul(x.to(self.compute_dtype), self)
         return y if self.bias is None else y + self.bias.to(y.dtype)
+
+    @property
+    def keeps_nothing(self) -> bool:
+        "Whether its matmul saves no tensor through autograd's saved-tensor hooks (its `--base_matmul` row's word, else the backend's)"
+        kept = getattr(self.base_matmul, 'keeps_nothing', None)
+        return self.backend.keeps_nothing if kept is None else kept
 
     def dequantize(self) -> torch.Tensor:
         "The weight as an `(out, in)` tensor in the compute dtype"

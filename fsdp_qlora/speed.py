@@ -1,4 +1,4 @@
-"""Compiled decoder layers, a chunked loss, fused LoRA dropout, activation offload and the halves checkpoint: on by default on a GPU (`auto`).
+"""Compiled decoder layers, a chunked loss, fused LoRA dropout, activation offload, the halves checkpoint and the frozen base's matmul (`--base_matmul`, FP8 opt-in): on by default on a GPU (`auto`).
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 
@@ -7,6 +7,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 # %% ../nbs/16_speed.ipynb #f98ba32d
 from __future__ import annotations
 import os, sys, importlib.util
+from types import SimpleNamespace
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,18 +15,20 @@ from functools import partial, lru_cache
 from typing import Callable
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
-from .quantize import nf4_code
+from .quantize import nf4_code, QUANT_BACKENDS, QuantLinear
 from .fsdp import decoder_layers
 from .adapters import LoRA
 from torch.library import wrap_triton
 
 # %% auto #0
-__all__ = ['M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES',
-           'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers',
-           'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward', 'DropoutLinear',
-           'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec',
-           'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed',
-           'cuda_allocator_defaults']
+__all__ = ['FP8', 'FP8_MAX', 'FP8_FLOOR', 'BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES',
+           'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS',
+           'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'quant_args', 'dequantized', 'dequant_mm',
+           'dequant_mm_backward', 'dequant_matmul', 'fp8_rows', 'fp8_mm', 'dequantize_op', 'FP8Matmul', 'fp8_matmul',
+           'curves_agree', 'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
+           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
+           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
+           'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -33,7 +36,8 @@ def recompute_stop(layer: nn.Module) -> nn.Module | None:
     wrapped = [m for m in layer.modules() if isinstance(getattr(m, 'base_layer', None), nn.Module)]
     if not wrapped or not getattr(wrapped[-1], 'base_last', False): return None
     base = wrapped[-1].base_layer
-    return base if getattr(getattr(base, 'backend', None), 'keeps_nothing', False) else None
+    keeps = getattr(base, 'keeps_nothing', getattr(getattr(base, 'backend', None), 'keeps_nothing', False))   # a QuantLinear's own word (its --base_matmul row)
+    return base if keeps else None
 
 def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
     "`torch.compile` each decoder layer of `model` in place (call after `fully_shard`); `kwargs` go to `torch.compile`"
@@ -47,6 +51,140 @@ def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
             base.forward = torch.compiler.disable(base.forward)   # compiled code ends before it, so a recompute stops there
         layer._fsdp_qlora_fwd = torch.compile(layer._fsdp_qlora_fwd, **kwargs)   # inside our checkpoint
         layer._fsdp_qlora_halves = [(torch.compile(f, **kwargs), m) for f, m in halves] or None
+    return model
+
+# %% ../nbs/16_speed.ipynb #88181702
+def quant_args(m: nn.Module) -> tuple:
+    "A `QuantLinear`'s quantized tensors, backend name, `[out, in]` and option values: the arguments of our dequantizing ops"
+    return [getattr(m, n) for n in m.quant_names()], m.backend.name, [m.out_features, m.in_features], [m.opts[k] for k in m.backend.defaults]
+
+def dequantized(q: list, backend: str, shape: list, opts: list, dtype: torch.dtype) -> torch.Tensor:
+    "The `(out, in)` weight that `backend` dequantizes from a layer's quantized tensors `q` (in `quant_names` order), in `dtype`"
+    row = QUANT_BACKENDS[backend]
+    kw = dict(zip(row.defaults, opts))
+    names = row.shapes(*shape, **kw)
+    return row.dequantize(SimpleNamespace(**dict(zip(names, q)), opts=kw, out_features=shape[0], in_features=shape[1], compute_dtype=dtype))
+
+@torch.library.custom_op('fsdp_qlora::dequant_mm', mutates_args=())
+def dequant_mm(x: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int]) -> torch.Tensor:
+    "`x @ W.T`, `W` dequantized from `q` (see `dequantized`) in `x`'s dtype"
+    return F.linear(x, dequantized(q, backend, shape, opts, x.dtype))
+
+@dequant_mm.register_fake
+def _(x, q, backend, shape, opts): return x.new_empty(*x.shape[:-1], shape[0])
+
+@torch.library.custom_op('fsdp_qlora::dequant_mm_backward', mutates_args=())
+def dequant_mm_backward(g: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int]) -> torch.Tensor:
+    "`g @ W`, the input gradient of `dequant_mm`, `W` dequantized again"
+    return torch.matmul(g, dequantized(q, backend, shape, opts, g.dtype))
+
+@dequant_mm_backward.register_fake
+def _(g, q, backend, shape, opts): return g.new_empty(*g.shape[:-1], shape[1])
+
+def _dm_setup(ctx, inputs, output): _, ctx.q, ctx.backend, ctx.shape, ctx.opts = inputs   # attributes: saved-tensor hooks see nothing
+def _dm_backward(ctx, g): return dequant_mm_backward(g, ctx.q, ctx.backend, ctx.shape, ctx.opts), [None]*len(ctx.q), None, None, None
+dequant_mm.register_autograd(_dm_backward, setup_context=_dm_setup)
+
+def dequant_matmul(x: torch.Tensor, m: nn.Module) -> torch.Tensor:
+    "`x @ W.T` for the `QuantLinear` `m` through `dequant_mm` (`--base_matmul dequant`)"
+    return dequant_mm(x, *quant_args(m))
+
+# %% ../nbs/16_speed.ipynb #8642b380
+FP8 = torch.float8_e4m3fn
+FP8_MAX = torch.finfo(FP8).max        # 448
+FP8_FLOOR = 1e-12                     # the smallest row maximum a scale is made from: a zero row gets zero codes
+
+def fp8_rows(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "2-D `t` in FP8 e4m3, row by row: row-major codes and float32 scales `(rows, 1)`, `t ≈ codes·scales`"
+    scale = t.abs().amax(-1, keepdim=True).float().clamp(min=FP8_FLOOR)/FP8_MAX
+    return (t.float()/scale).clamp(-FP8_MAX, FP8_MAX).to(FP8).contiguous(), scale
+
+def fp8_mm(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    "`a @ b.T` for `a` `(M, K)` and `b` `(N, K)`, both quantized row-wise to FP8 (`fp8_rows`), out in `dtype`"
+    a8, sa = fp8_rows(a); b8, sb = fp8_rows(b)
+    return torch._scaled_mm(a8, b8.t(), scale_a=sa, scale_b=sb.t(), out_dtype=dtype)
+
+@torch.library.custom_op('fsdp_qlora::dequantize', mutates_args=())
+def dequantize_op(q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int], dtype: torch.dtype, transposed: bool) -> torch.Tensor:
+    "The `(out, in)` weight dequantized from `q` (see `dequantized`), or with `transposed` its `(in, out)` transpose, contiguous"
+    w = dequantized(q, backend, shape, opts, dtype)
+    return w.t().contiguous() if transposed else w
+
+@dequantize_op.register_fake
+def _(q, backend, shape, opts, dtype, transposed): return q[0].new_empty(shape[::-1] if transposed else shape, dtype=dtype)
+
+class FP8Matmul(torch.autograd.Function):
+    "`x @ W.T` for 2-D `x` and its input gradient `g @ W`, both as FP8 GEMMs with row-wise scales; keeps only the layer"
+    @staticmethod
+    def forward(ctx, x, m):
+        ctx.m = m                                          # not save_for_backward: its quantized tensors are parameters
+        q, *rest = quant_args(m)
+        return fp8_mm(x, dequantize_op(q, *rest, x.dtype, False), x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        q, *rest = quant_args(ctx.m)
+        return fp8_mm(g, dequantize_op(q, *rest, g.dtype, True), g.dtype), None   # Wᵀ quantized per input column of W
+
+def fp8_matmul(x: torch.Tensor, m: nn.Module) -> torch.Tensor:
+    "`x @ W.T` for the `QuantLinear` `m` in FP8 (`--base_matmul fp8`)"
+    return FP8Matmul.apply(x.reshape(-1, x.shape[-1]), m).view(*x.shape[:-1], m.out_features)
+
+# %% ../nbs/16_speed.ipynb #62ee28db
+def curves_agree(ref, test, skip: int = 10, window: int = 10, k: float = 3.) -> dict:
+    "Whether loss curve `test` stays within `ref`'s step-to-step noise: each `window`-step mean of `test - ref` within `k·σ·√(2/window)`"
+    r, t = (torch.tensor(c, dtype=torch.float64)[skip:] for c in (ref, test))
+    need(len(ref) == len(test), f"the two loss curves differ in length: {len(ref)} and {len(test)} steps")
+    need(len(r) >= max(2*window, 3), f"{len(ref)} steps leave too few after the first {skip} for windows of {window}: train longer")
+    noise = (r.diff(n=2).std()/6**0.5).item()
+    n = len(r)//window*window
+    gaps = (t - r)[:n].view(-1, window).mean(1)
+    limit = k*noise*(2/window)**0.5
+    worst = gaps.abs().max().item()
+    return dict(passed=worst <= limit, noise=noise, limit=limit, worst=worst, gaps=[round(g, 5) for g in gaps.tolist()],
+                mean_gap=(t - r).mean().item(), steps=len(ref))
+
+# %% ../nbs/16_speed.ipynb #76de9cc8
+@dataclass
+class BaseMatmul:
+    "One `--base_matmul`: how every `QuantLinear` computes `x @ W.T` and its input gradient from its quantized weight"
+    name: str
+    matmul: Callable                    # (x, layer) -> x @ W.T, differentiable in x
+    capability: tuple | None = None     # needs a CUDA GPU of at least this compute capability (None: any device)
+    dtypes: tuple = ()                  # the compute dtypes it serves (empty: any)
+    exact: bool = True                  # the library's maths (False: it rounds the operands otherwise)
+    multiple: int = 1                   # in and out features must be multiples of this
+    keeps_nothing: bool | None = None   # saves nothing through autograd's saved-tensor hooks (None: as the backend)
+    about: str = ''
+
+    def check(self, capability: tuple | None, dtype: torch.dtype):
+        "`ConfigError` unless this row runs on a CUDA GPU of `capability` (None: no GPU) computing in `dtype`"
+        if self.capability is not None:
+            have = f"this GPU's is {capability[0]}.{capability[1]}" if capability else "there is no CUDA GPU here"
+            need(capability is not None and tuple(capability) >= self.capability, f"--base_matmul {self.name} needs a CUDA GPU of compute "
+                 f"capability {self.capability[0]}.{self.capability[1]} or more (Ada, Hopper), and {have}: use --base_matmul dequant or library")
+        dts = ', '.join(str(d).removeprefix('torch.') for d in self.dtypes)
+        need(not self.dtypes or dtype in self.dtypes, f"--base_matmul {self.name} computes in {dts}, this run in "
+             f"{str(dtype).removeprefix('torch.')}: use --precision bf16, or --base_matmul dequant or library")
+
+def _library_matmul(x, m): return m.backend.matmul(x, m)
+
+BASE_MATMULS = {r.name: r for r in [
+    BaseMatmul('library', _library_matmul, about="the backend's own: bitsandbytes' matmul_4bit, HQQ's autograd function"),
+    BaseMatmul('dequant', dequant_matmul, keeps_nothing=True, about='dequantize, then a matmul in the compute dtype: one registered op in compiled code'),
+    BaseMatmul('fp8', fp8_matmul, capability=(8, 9), dtypes=(torch.bfloat16,), exact=False, multiple=16, keeps_nothing=True,
+               about='dequantize, then FP8 e4m3 GEMMs with row-wise scales, forward and backward (changes the maths)'),
+]}
+
+def use_base_matmul(model: nn.Module, name: str = 'library') -> nn.Module:
+    "Every `QuantLinear` of `model` computes with `BASE_MATMULS[name]` (`--base_matmul`)"
+    need(name in BASE_MATMULS, f"--base_matmul {name!r} is not one of: {', '.join(BASE_MATMULS)}")
+    row = BASE_MATMULS[name]
+    for m in model.modules():
+        if not isinstance(m, QuantLinear): continue
+        need(m.in_features % row.multiple == 0 and m.out_features % row.multiple == 0, f"--base_matmul {name} needs layer widths that are "
+             f"multiples of {row.multiple}; a {m.in_features} -> {m.out_features} layer is not: use --base_matmul dequant")
+        m.base_matmul = row
     return model
 
 # %% ../nbs/16_speed.ipynb #10738da2
@@ -483,6 +621,11 @@ def _compile_suits(cfg, cuda) -> bool:
     "Dense models, and MoE models whose experts run grouped (any `EXPERT_KERNELS` row but the loop, which breaks the graph at every hit expert)"
     return cfg.experts_kernel != 'loop' or _dense(cfg)
 
+def _dequant_suits(cfg, cuda) -> bool:
+    "Compiled layers over a quantized base (provisional: the benchmark decides between `dequant` and `library`)"
+    from fsdp_qlora.adapters import TRAIN_TYPES
+    return cfg.compile is True and TRAIN_TYPES[cfg.train_type].quant is not None
+
 def _fused_dropout_suits(cfg, cuda) -> bool:
     from fsdp_qlora.adapters import TRAIN_TYPES
     works = LORA_DROPOUTS['fused'].adapters
@@ -491,6 +634,7 @@ def _fused_dropout_suits(cfg, cuda) -> bool:
 SPEED_DEFAULTS = {d.flag: d for d in [
     SpeedDefault('experts_kernel', 'grouped', 'loop', _grouped_suits, why='one grouped GEMM per expert projection'),   # before compile, which reads it
     SpeedDefault('compile', True, False, _compile_suits, why='compiled decoder layers'),
+    SpeedDefault('base_matmul', 'dequant', 'library', _dequant_suits, why='the frozen matmuls as one op in compiled code'),   # after compile, which it reads
     SpeedDefault('loss', 'chunked', 'standard', why='never holds the full float32 logits'),
     SpeedDefault('lora_dropout_kernel', 'fused', 'torch', lambda cfg, cuda: _fused_dropout_suits(cfg, cuda), why='dropout inside lora_A'),
     SpeedDefault('use_activation_cpu_offload', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing, why='saved layer inputs in host memory'),

@@ -28,7 +28,7 @@ from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, needs_fsdp, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer, Stopper, RunStopped, TrainingDiverged, FaultInjected, fault_point
-from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES
+from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES, use_base_matmul
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'ATTEMPT_KEY', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0', 'no_sync_wanted',
@@ -181,6 +181,7 @@ def load(run: Run):
     model, path = run_model(run)
     run.aux_coef = aux_loss_coef(model, getattr(cfg, 'router_aux_loss_coef', None))
     use_experts_kernel(model, getattr(cfg, 'experts_kernel', 'loop'))
+    use_base_matmul(model, getattr(cfg, 'base_matmul', 'library'))   # --base_matmul: how the quantized layers multiply (speed notebook)
     reads = run.rank == 0 or not cfg.low_memory
     keep_on = 'cpu' if cfg.low_memory else run.device
     t0 = time.perf_counter()

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# --base_matmul on one GPU (speed notebook): library, dequant and fp8 side by side, and the FP8 acceptance check. Run from the repo root;
+# carry .whl and .whl-bench (as bench.sh). The parts do not all fit one call of 9 minutes: make two calls,
+#   PARTS=a WHEELS=".whl .whl-bench" bash scripts/device/fp8.sh       (about 7-8 minutes)
+#   PARTS=bc WHEELS=".whl .whl-bench" bash scripts/device/fp8.sh      (about 6-8 minutes; b first, then c within BUDGET)
+# (a) fsdp_qlora_bench on SHAPE (llama2_7b; or llama3_8b), context 2048 x batch 4, LoRA r64 alpha 16 on all 7 projections, dropout
+#     DROPOUT (0), bf16, 2 warm-up + STEPS (5) measured steps: STACKS (default: ours with the defaults, with --base_matmul library,
+#     dequant and fp8, and Unsloth) -> $OUT/fp8_bench.json/.log (logs in $OUT/fp8_bench_logs.tgz), then per stack the median tok/s,
+#     peak allocated and reserved GiB and their ratios to unsloth_qlora.
+# (b) the FP8 acceptance check: a LAYERS-layer (4) Llama-2-7B-shaped model with random weights, trained B_STEPS (120) steps on
+#     alpaca-format rows whose responses fill the 2048-token context (long_data, scripts/multigpu/common.sh), batch B_BATCH (4),
+#     lr 1e-4, seed 0, custom_qlora r64, once per row of B_ROWS ("dequant fp8": bf16 GEMMs, then FP8), FLAGS added to both;
+#     then `curves_agree` (speed notebook) on the two loss curves: PASS/FAIL with the numbers -> $OUT/fp8_train_<row>.log, $OUT/fp8_curves.txt
+# (c) scripts/device/fp8_check.py: graph breaks per row on this torch (-> $OUT/fp8_breaks.jsonl), and one QuantLinear's forward +
+#     backward at the 7B projection shapes, M = GEMM_M (8192) rows, per row, eager and compiled (-> $OUT/fp8_gemm.jsonl).
+# The parts run in the order b, c, a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
+# each stack of (a) BENCH_STACK_S (150). GEMM_HOW="eager compiled" (default) picks the timings of (c); GEMM_M=0 skips them.
+# Smoke test without a GPU (fp8 and Unsloth are refused or skipped there):
+#   PARTS=abc SHAPE=tiny CTX=64 PREC=fp32 STEPS=1 STACKS=ours_custom_qlora+base_matmul=library,ours_custom_qlora+base_matmul=dequant \
+#     B_ROWS="library dequant" B_SHAPE=tiny B_CTX=256 B_STEPS=30 B_BATCH=2 FLAGS="--precision fp32" GEMM_M=0 bash scripts/device/fp8.sh
+set -o pipefail
+T0=$SECONDS
+export WHEELS=${WHEELS:-".whl .whl-bench"}
+_OMP=${OMP_NUM_THREADS:-4}
+source scripts/multigpu/common.sh        # env.sh (wheels, PYTHONPATH, $OUT) and long_data
+export OMP_NUM_THREADS=$_OMP TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 UNSLOTH_DISABLE_STATISTICS=1 \
+       UNSLOTH_DISABLE_LLM_COMPRESSOR_AUTOINSTALL=1 WANDB_MODE=offline
+left() { local l=$(( ${BUDGET:-520} - (SECONDS - T0) )); echo $(( l > 30 ? l : 30 )); }
+stamp() { echo "== [$((SECONDS - T0))s] $*"; }
+cap() { local l=$(left); echo $(( $1 < l ? $1 : l )); }   # a part's timeout, within what is left of BUDGET
+nvidia-smi --query-gpu=name,memory.total,compute_cap --format=csv 2>/dev/null
+python3 -c "import torch, transformers, bitsandbytes; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__)"
+PARTS=${PARTS:-a}
+
+if [[ $PARTS == *b* ]]; then
+  D=/tmp/long.json; [ -f $D ] || long_data $D
+  CK=/tmp/fp8_llama_${B_SHAPE:-llama2_7b}_${LAYERS:-4}l
+  stamp "(b) ${LAYERS:-4}-layer ${B_SHAPE:-llama2_7b}-shaped random model -> $CK"
+  [ -f $CK/.complete ] || timeout 120 python3 - $CK ${B_SHAPE:-llama2_7b} ${LAYERS:-4} <<'PY' && touch $CK/.complete
+import sys, shutil, torch
+from fsdp_qlora.benchmark import SHAPES
+from fsdp_qlora.load import write_random_checkpoint
+from fsdp_qlora.testing import tokenizer_path
+path, shape, layers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cfg = SHAPES[shape].config(); cfg.num_hidden_layers = layers
+write_random_checkpoint(path, cfg, device='cuda' if torch.cuda.is_available() else 'cpu')
+for f in tokenizer_path().iterdir(): shutil.copy(f, f"{path}/{f.name}")
+PY
+  for ROW in ${B_ROWS:-dequant fp8}; do
+    stamp "(b) training, --base_matmul $ROW"
+    timeout $(cap ${TRAIN_S:-150}) python3 /tmp/train.py --model_name $CK --train_type custom_qlora --world_size 1 --dataset $D \
+      --context_length ${B_CTX:-2048} --batch_size ${B_BATCH:-4} --max_steps ${B_STEPS:-120} --dataset_samples 512 --lora_rank 64 \
+      --lora_alpha 16 --lora_dropout 0 --lr 1e-4 --seed 0 --precision bf16 --use_cpu_offload false --log_to stdout --base_matmul $ROW ${FLAGS} 2>&1 \
+      | grep -E "^step|peak|Speed defaults|Loaded|trainable|Error|error|Killed" > $OUT/fp8_train_$ROW.log
+    echo "rc=$?"; grep -E "^step" $OUT/fp8_train_$ROW.log | sed -n '1p;$p'; grep -E "Speed defaults|peak|Error" $OUT/fp8_train_$ROW.log | tail -3
+  done
+  set -- ${B_ROWS:-dequant fp8}
+  python3 scripts/device/fp8_check.py curves $OUT/fp8_train_$1.log $OUT/fp8_train_$2.log | tee $OUT/fp8_curves.txt
+fi
+
+if [[ $PARTS == *c* ]]; then
+  stamp "(c) graph breaks per --base_matmul row"
+  timeout $(cap ${BREAKS_S:-150}) python3 scripts/device/fp8_check.py breaks 2> $OUT/fp8_breaks.err | tee $OUT/fp8_breaks.jsonl; grep -E "Error|error" $OUT/fp8_breaks.err | tail -3
+  if [ "${GEMM_M:-8192}" != 0 ]; then
+    stamp "(c) one QuantLinear forward + backward per row, M=${GEMM_M:-8192}"
+    timeout $(cap ${GEMM_S:-200}) python3 scripts/device/fp8_check.py gemm ${GEMM_M:-8192} 2> $OUT/fp8_gemm.err | tee $OUT/fp8_gemm.jsonl; grep -E "Error|error" $OUT/fp8_gemm.err | tail -3
+  fi
+fi
+
+[[ $PARTS == *a* ]] || exit 0
+SHAPE=${SHAPE:-llama2_7b}
+STACKS=${STACKS:-ours_custom_qlora,ours_custom_qlora+base_matmul=library,ours_custom_qlora+base_matmul=dequant,ours_custom_qlora+base_matmul=fp8,unsloth_qlora}
+stamp "(a) side by side on $SHAPE: $STACKS ($(left)s left)"
+timeout -k 15 $(left) python3 -m fsdp_qlora.benchmark --shape $SHAPE --stacks $STACKS --baseline unsloth_qlora --context_length ${CTX:-2048} \
+  --batch_size ${BATCH:-4} --lora_rank 64 --lora_alpha 16 --lora_dropout ${DROPOUT:-0} --steps ${STEPS:-5} --warmup_steps 2 --precision ${PREC:-bf16} \
+  --work_dir /tmp/bench --output $OUT/fp8_bench.json --timeout ${BENCH_STACK_S:-150} 2>&1 | grep -vE "Warning|warn\(" | tee $OUT/fp8_bench.log
+echo "rc=$?"
+tar czf $OUT/fp8_bench_logs.tgz -C /tmp/bench/logs . 2>/dev/null; rm -rf /tmp/bench/logs/*
+python3 - $OUT/fp8_bench.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); st = r['stacks']; u = st.get('unsloth_qlora', {})
+ok = lambda s: s.get('status') == 'ok'
+ratio = lambda s, k: f"{s[k]/u[k]:.2f}" if ok(u) and ok(s) and s.get(k) and u.get(k) else ''
+print(f"{r['device']}, torch {r['torch']}; median of the measured steps; ratios to unsloth_qlora")
+print('| stack | tok/s | peak alloc GiB | peak reserved GiB | tok/s ÷ U | alloc ÷ U | reserved ÷ U | loss first / last |')
+print('|---|---|---|---|---|---|---|---|')
+for n, s in st.items():
+    if not ok(s): print(f"| {n} | {s.get('note')} |||||||"); continue
+    f = lambda k, spec='.2f': '' if s.get(k) is None else format(s[k], spec)
+    print(f"| {n} | {f('tok_s', ',.0f')} | {f('peak_alloc_gib')} | {f('peak_reserved_gib')} | {ratio(s, 'tok_s')} | {ratio(s, 'peak_alloc_gib')} | "
+          f"{ratio(s, 'peak_reserved_gib')} | {s['losses'][0]:.4f} / {s['losses'][-1]:.4f} |")
+PY

@@ -1,0 +1,93 @@
+"""Checks and timings of the `--base_matmul` rows (speed notebook) on one GPU, and the FP8 loss-curve verdict.
+
+Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|curves [args]
+  breaks            graph breaks of a compiled LoRA(QuantLinear) (torch._dynamo.explain) and of a tiny Llama under compile_layers
+                    (dynamo's counters, two steps), per row; prints one JSON line per case (works on the CPU too, in float32)
+  gemm [M]          one QuantLinear's forward + backward (input gradient) at the Llama-2-7B projection shapes, M rows (default 8192),
+                    per row, eager and compiled (GEMM_HOW): median ms of 10 after 3 warm-up calls; one JSON line per case
+  curves REF TEST   the `step k: loss ...` lines of two training logs through `curves_agree`: PASS or FAIL with the numbers"""
+import os, sys, json, time, statistics
+from collections import Counter
+import torch, torch.nn as nn
+from fsdp_qlora.quantize import QuantLinear, quantize_weight, load_quantized
+from fsdp_qlora.adapters import LoRA, add_lora
+from fsdp_qlora.speed import BASE_MATMULS, use_base_matmul, compile_layers, curves_agree
+
+DEV = 'cuda' if torch.cuda.is_available() else 'cpu'
+DT = torch.bfloat16 if DEV == 'cuda' else torch.float32
+ROWS = [r for r, row in BASE_MATMULS.items() if row.capability is None or (DEV == 'cuda' and torch.cuda.get_device_capability() >= row.capability)]
+
+def layer(in_f, out_f, row):
+    q = QuantLinear(in_f, out_f, compute_dtype=DT, device=DEV)
+    load_quantized(q, quantize_weight(q, torch.randn(out_f, in_f, device=DEV, dtype=DT)*0.02))
+    return use_base_matmul(nn.Sequential(q), row)[0]
+
+def tiny(row):
+    from transformers import AutoModelForCausalLM
+    from fsdp_qlora.testing import TINY_FAMILIES
+    from fsdp_qlora.quantize import quantize_linears
+    from fsdp_qlora.fsdp import checkpoint_layers
+    torch.manual_seed(0)
+    fam, sizes = TINY_FAMILIES['llama']
+    m = AutoModelForCausalLM.from_config(fam(vocab_size=300, num_hidden_layers=3, **sizes)).train(); m.config.use_cache = False
+    ws = {n: l.weight.detach() for n, l in m.named_modules() if isinstance(l, nn.Linear)}
+    quantize_linears(m, 'bnb', compute_dtype=DT)
+    for n, q in m.named_modules():
+        if isinstance(q, QuantLinear): load_quantized(q, quantize_weight(q, ws[n]))
+    add_lora(m, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r=16, alpha=16, dropout=0., dtype=DT)
+    for n, p in m.named_parameters(): p.requires_grad_('lora_' in n)
+    return use_base_matmul(checkpoint_layers(m.to(DEV), halves=True), row)
+
+def breaks():
+    for row in ROWS:
+        torch._dynamo.reset()
+        lora = LoRA(layer(256, 256, row), r=16, dropout=0., dtype=DT).to(DEV)
+        x = torch.randn(4, 64, 256, device=DEV, dtype=DT, requires_grad=True)
+        ex = torch._dynamo.explain(lora)(x)
+        print(json.dumps(dict(case='LoRA(QuantLinear) explain', row=row, device=DEV, graph_breaks=ex.graph_break_count, graphs=ex.graph_count,
+                              reasons=sorted({str(b.reason).splitlines()[0][:120] for b in ex.break_reasons}))), flush=True)
+        torch._dynamo.reset(); torch._dynamo.utils.counters.clear()
+        m = compile_layers(tiny(row), DEV)
+        ids = torch.randint(0, 300, (2, 64), device=DEV)
+        for _ in range(2): m(input_ids=ids).logits.float().pow(2).mean().backward()
+        c = torch._dynamo.utils.counters
+        print(json.dumps(dict(case='tiny Llama, compile_layers, halves, 2 steps', row=row, device=DEV, graph_breaks=sum(c['graph_break'].values()),
+                              unique_graphs=c['stats']['unique_graphs'], reasons=dict(Counter(r.splitlines()[0][:120] for r in c['graph_break'].elements())))), flush=True)
+
+def timed(f, reps=10, warm=3):
+    for _ in range(warm): f()
+    ts = []
+    for _ in range(reps):
+        if DEV == 'cuda': torch.cuda.synchronize()
+        t = time.perf_counter(); f()
+        if DEV == 'cuda': torch.cuda.synchronize()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)*1e3
+
+def gemm(M=8192):
+    for name, (K, N) in dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096)).items():
+        x = torch.randn(M, K, device=DEV, dtype=DT, requires_grad=True); g = torch.randn(M, N, device=DEV, dtype=DT)
+        for row in ROWS:
+            q = layer(K, N, row)
+            for how in os.environ.get('GEMM_HOW', 'eager compiled').split():
+                f = q if how == 'eager' else torch.compile(q)
+                def step(): x.grad = None; f(x).backward(g)
+                try: ms = timed(step)
+                except Exception as e: print(json.dumps(dict(shape=name, row=row, how=how, error=str(e).splitlines()[0][:200])), flush=True); continue
+                print(json.dumps(dict(shape=name, M=M, K=K, N=N, row=row, how=how, ms=round(ms, 3), tflops=round(2*2*M*K*N/ms/1e9, 1))), flush=True)
+            del q
+        torch._dynamo.reset()
+
+def curves(ref_log, test_log):
+    from fsdp_qlora.benchmark import step_lines
+    loss = lambda p: [m['loss'] for _, m in step_lines((0, l) for l in open(p, errors='replace')) if isinstance(m.get('loss'), float)]
+    r, t = loss(ref_log), loss(test_log)
+    print(f"steps: {len(r)} and {len(t)}; loss first {r[:1]} {t[:1]}, last {r[-1:]} {t[-1:]}")
+    v = curves_agree(r, t)
+    print(json.dumps(v))
+    print(f"FP8 loss curve: {'PASS' if v['passed'] else 'FAIL'}: worst 10-step mean gap {v['worst']:.4f} "
+          f"against the limit {v['limit']:.4f} (3 x noise {v['noise']:.4f} x sqrt(2/10)); mean gap over all steps {v['mean_gap']:+.4f}")
+
+if __name__ == '__main__':
+    cmd, *args = sys.argv[1:]
+    dict(breaks=breaks, gemm=lambda *a: gemm(*map(int, a)), curves=curves)[cmd](*args)
