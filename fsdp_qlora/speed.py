@@ -24,11 +24,12 @@ from torch.library import wrap_triton
 __all__ = ['FP8', 'FP8_MAX', 'FP8_FLOOR', 'BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES',
            'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS',
            'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'quant_args', 'dequantized', 'dequant_mm',
-           'dequant_mm_backward', 'dequant_matmul', 'fp8_rows', 'fp8_mm', 'dequantize_op', 'FP8Matmul', 'fp8_matmul',
-           'curves_agree', 'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
-           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
-           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
-           'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
+           'dequant_mm_backward', 'dequant_matmul', 'fp8_rows', 'fp8_mm', 'dequantize_op', 'fp8_input_grad',
+           'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul', 'use_base_matmul',
+           'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward', 'DropoutLinear',
+           'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec',
+           'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed',
+           'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -113,22 +114,29 @@ def dequantize_op(q: list[torch.Tensor], backend: str, shape: list[int], opts: l
 @dequantize_op.register_fake
 def _(q, backend, shape, opts, dtype, transposed): return q[0].new_empty(shape[::-1] if transposed else shape, dtype=dtype)
 
+def fp8_input_grad(g: torch.Tensor, m: nn.Module) -> torch.Tensor:
+    "`g @ W` as an FP8 GEMM: `g` row-wise, `Wᵀ` quantized per input column of `W`"
+    q, *rest = quant_args(m)
+    return fp8_mm(g, dequantize_op(q, *rest, g.dtype, True), g.dtype)
+
+def bf16_input_grad(g: torch.Tensor, m: nn.Module) -> torch.Tensor:
+    "`g @ W` in the compute dtype, through `dequant_mm_backward` (an op of its own: the compiler cannot merge it with the forward's)"
+    return dequant_mm_backward(g, *quant_args(m))
+
 class FP8Matmul(torch.autograd.Function):
-    "`x @ W.T` for 2-D `x` and its input gradient `g @ W`, both as FP8 GEMMs with row-wise scales; keeps only the layer"
+    "`x @ W.T` for 2-D `x` as an FP8 GEMM with row-wise scales, its input gradient by `grad(g, m)`; keeps only the layer"
     @staticmethod
-    def forward(ctx, x, m):
-        ctx.m = m                                          # not save_for_backward: its quantized tensors are parameters
+    def forward(ctx, x, m, grad):
+        ctx.m, ctx.grad = m, grad                          # not save_for_backward: its quantized tensors are parameters
         q, *rest = quant_args(m)
         return fp8_mm(x, dequantize_op(q, *rest, x.dtype, False), x.dtype)
 
     @staticmethod
-    def backward(ctx, g):
-        q, *rest = quant_args(ctx.m)
-        return fp8_mm(g, dequantize_op(q, *rest, g.dtype, True), g.dtype), None   # Wᵀ quantized per input column of W
+    def backward(ctx, g): return ctx.grad(g, ctx.m), None, None
 
-def fp8_matmul(x: torch.Tensor, m: nn.Module) -> torch.Tensor:
-    "`x @ W.T` for the `QuantLinear` `m` in FP8 (`--base_matmul fp8`)"
-    return FP8Matmul.apply(x.reshape(-1, x.shape[-1]), m).view(*x.shape[:-1], m.out_features)
+def fp8_matmul(x: torch.Tensor, m: nn.Module, grad: Callable = fp8_input_grad) -> torch.Tensor:
+    "`x @ W.T` for the `QuantLinear` `m` in FP8 (`--base_matmul fp8`; with `grad=bf16_input_grad`, `fp8_forward`)"
+    return FP8Matmul.apply(x.reshape(-1, x.shape[-1]), m, grad).view(*x.shape[:-1], m.out_features)
 
 # %% ../nbs/16_speed.ipynb #62ee28db
 def curves_agree(ref, test, skip: int = 10, window: int = 10, k: float = 3.) -> dict:
@@ -174,6 +182,8 @@ BASE_MATMULS = {r.name: r for r in [
     BaseMatmul('dequant', dequant_matmul, keeps_nothing=True, about='dequantize, then a matmul in the compute dtype: one registered op in compiled code'),
     BaseMatmul('fp8', fp8_matmul, capability=(8, 9), dtypes=(torch.bfloat16,), exact=False, multiple=16, keeps_nothing=True,
                about='dequantize, then FP8 e4m3 GEMMs with row-wise scales, forward and backward (changes the maths)'),
+    BaseMatmul('fp8_forward', partial(fp8_matmul, grad=bf16_input_grad), capability=(8, 9), dtypes=(torch.bfloat16,), exact=False, multiple=16,
+               keeps_nothing=True, about="fp8's forward, the input gradient in bf16 (dequant's backward op)"),
 ]}
 
 def use_base_matmul(model: nn.Module, name: str = 'library') -> nn.Module:

@@ -2,18 +2,19 @@
 # --base_matmul on one GPU (speed notebook): library, dequant and fp8 side by side, and the FP8 acceptance check. Run from the repo root;
 # carry .whl and .whl-bench (as bench.sh). The parts do not all fit one call of 9 minutes: make two calls,
 #   PARTS=a WHEELS=".whl .whl-bench" bash scripts/device/fp8.sh       (about 7-8 minutes)
-#   PARTS=bc WHEELS=".whl .whl-bench" bash scripts/device/fp8.sh      (about 6-8 minutes; b first, then c within BUDGET)
+#   PARTS=bc WHEELS=".whl .whl-bench" bash scripts/device/fp8.sh      (about 7-8 minutes: c's graph breaks, b, then c's timings within BUDGET)
 # (a) fsdp_qlora_bench on SHAPE (llama2_7b; or llama3_8b), context 2048 x batch 4, LoRA r64 alpha 16 on all 7 projections, dropout
 #     DROPOUT (0), bf16, 2 warm-up + STEPS (5) measured steps: STACKS (default: ours with the defaults, with --base_matmul library,
 #     dequant and fp8, and Unsloth) -> $OUT/fp8_bench.json/.log (logs in $OUT/fp8_bench_logs.tgz), then per stack the median tok/s,
 #     peak allocated and reserved GiB and their ratios to unsloth_qlora.
 # (b) the FP8 acceptance check: a LAYERS-layer (4) Llama-2-7B-shaped model with random weights, trained B_STEPS (120) steps on
 #     alpaca-format rows whose responses fill the 2048-token context (long_data, scripts/multigpu/common.sh), batch B_BATCH (4),
-#     lr 1e-4, seed 0, custom_qlora r64, once per row of B_ROWS ("dequant fp8": bf16 GEMMs, then FP8), FLAGS added to both;
-#     then `curves_agree` (speed notebook) on the two loss curves: PASS/FAIL with the numbers -> $OUT/fp8_train_<row>.log, $OUT/fp8_curves.txt
+#     lr 1e-4, seed 0, custom_qlora r64, once per row of B_ROWS ("dequant fp8 fp8_forward": bf16 GEMMs, FP8, FP8 forward only), FLAGS
+#     added to each; then `curves_agree` (speed notebook) of each later row's loss curve against the first's: PASS/FAIL with the
+#     numbers -> $OUT/fp8_train_<row>.log, $OUT/fp8_curves.txt
 # (c) scripts/device/fp8_check.py: graph breaks per row on this torch (-> $OUT/fp8_breaks.jsonl), and one QuantLinear's forward +
 #     backward at the 7B projection shapes, M = GEMM_M (8192) rows, per row, eager and compiled (-> $OUT/fp8_gemm.jsonl).
-# The parts run in the order b, c, a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
+# The parts run in the order c (graph breaks), b, c (timings), a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
 # each stack of (a) BENCH_STACK_S (150). GEMM_HOW="eager compiled" (default) picks the timings of (c); GEMM_M=0 skips them.
 # Smoke test without a GPU (fp8 and Unsloth are refused or skipped there):
 #   PARTS=abc SHAPE=tiny CTX=64 PREC=fp32 STEPS=1 STACKS=ours_custom_qlora+base_matmul=library,ours_custom_qlora+base_matmul=dequant \
@@ -32,6 +33,11 @@ nvidia-smi --query-gpu=name,memory.total,compute_cap --format=csv 2>/dev/null
 python3 -c "import torch, transformers, bitsandbytes; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__)"
 PARTS=${PARTS:-a}
 
+if [[ $PARTS == *c* ]]; then
+  stamp "(c) graph breaks per --base_matmul row"
+  timeout $(cap ${BREAKS_S:-150}) python3 scripts/device/fp8_check.py breaks 2> $OUT/fp8_breaks.err | tee $OUT/fp8_breaks.jsonl; grep -E "Error|error" $OUT/fp8_breaks.err | tail -3
+fi
+
 if [[ $PARTS == *b* ]]; then
   D=/tmp/long.json; [ -f $D ] || long_data $D
   CK=/tmp/fp8_llama_${B_SHAPE:-llama2_7b}_${LAYERS:-4}l
@@ -46,7 +52,7 @@ cfg = SHAPES[shape].config(); cfg.num_hidden_layers = layers
 write_random_checkpoint(path, cfg, device='cuda' if torch.cuda.is_available() else 'cpu')
 for f in tokenizer_path().iterdir(): shutil.copy(f, f"{path}/{f.name}")
 PY
-  for ROW in ${B_ROWS:-dequant fp8}; do
+  for ROW in ${B_ROWS:-dequant fp8 fp8_forward}; do
     stamp "(b) training, --base_matmul $ROW"
     timeout $(cap ${TRAIN_S:-150}) python3 /tmp/train.py --model_name $CK --train_type custom_qlora --world_size 1 --dataset $D \
       --context_length ${B_CTX:-2048} --batch_size ${B_BATCH:-4} --max_steps ${B_STEPS:-120} --dataset_samples 512 --lora_rank 64 \
@@ -54,17 +60,16 @@ PY
       | grep -E "^step|peak|Speed defaults|Loaded|trainable|Error|error|Killed" > $OUT/fp8_train_$ROW.log
     echo "rc=$?"; grep -E "^step" $OUT/fp8_train_$ROW.log | sed -n '1p;$p'; grep -E "Speed defaults|peak|Error" $OUT/fp8_train_$ROW.log | tail -3
   done
-  set -- ${B_ROWS:-dequant fp8}
-  python3 scripts/device/fp8_check.py curves $OUT/fp8_train_$1.log $OUT/fp8_train_$2.log | tee $OUT/fp8_curves.txt
+  set -- ${B_ROWS:-dequant fp8 fp8_forward}; REF=$1; shift; : > $OUT/fp8_curves.txt
+  for ROW in "$@"; do
+    echo "-- --base_matmul $ROW against $REF:" | tee -a $OUT/fp8_curves.txt
+    python3 scripts/device/fp8_check.py curves $OUT/fp8_train_$REF.log $OUT/fp8_train_$ROW.log | tee -a $OUT/fp8_curves.txt
+  done
 fi
 
-if [[ $PARTS == *c* ]]; then
-  stamp "(c) graph breaks per --base_matmul row"
-  timeout $(cap ${BREAKS_S:-150}) python3 scripts/device/fp8_check.py breaks 2> $OUT/fp8_breaks.err | tee $OUT/fp8_breaks.jsonl; grep -E "Error|error" $OUT/fp8_breaks.err | tail -3
-  if [ "${GEMM_M:-8192}" != 0 ]; then
-    stamp "(c) one QuantLinear forward + backward per row, M=${GEMM_M:-8192}"
-    timeout $(cap ${GEMM_S:-200}) python3 scripts/device/fp8_check.py gemm ${GEMM_M:-8192} 2> $OUT/fp8_gemm.err | tee $OUT/fp8_gemm.jsonl; grep -E "Error|error" $OUT/fp8_gemm.err | tail -3
-  fi
+if [[ $PARTS == *c* && "${GEMM_M:-8192}" != 0 ]]; then
+  stamp "(c) one QuantLinear forward + backward per row, M=${GEMM_M:-8192}"
+  timeout $(cap ${GEMM_S:-200}) python3 scripts/device/fp8_check.py gemm ${GEMM_M:-8192} 2> $OUT/fp8_gemm.err | tee $OUT/fp8_gemm.jsonl; grep -E "Error|error" $OUT/fp8_gemm.err | tail -3
 fi
 
 [[ $PARTS == *a* ]] || exit 0

@@ -1,7 +1,7 @@
 """Checks and timings of the `--base_matmul` rows (speed notebook) on one GPU, and the FP8 loss-curve verdict.
 
 Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|curves [args]
-  breaks            graph breaks of a compiled LoRA(QuantLinear) (torch._dynamo.explain) and of a tiny Llama under compile_layers
+  breaks            graph breaks of a LoRA(QuantLinear) and of a tiny Llama (torch._dynamo.explain), and of the tiny Llama under compile_layers
                     (dynamo's counters, two steps), per row; prints one JSON line per case (works on the CPU too, in float32)
   gemm [M]          one QuantLinear's forward + backward (input gradient) at the Llama-2-7B projection shapes, M rows (default 8192),
                     per row, eager and compiled (GEMM_HOW): median ms of 10 after 3 warm-up calls; one JSON line per case
@@ -22,7 +22,7 @@ def layer(in_f, out_f, row):
     load_quantized(q, quantize_weight(q, torch.randn(out_f, in_f, device=DEV, dtype=DT)*0.02))
     return use_base_matmul(nn.Sequential(q), row)[0]
 
-def tiny(row):
+def tiny(row, checkpointed=True):
     from transformers import AutoModelForCausalLM
     from fsdp_qlora.testing import TINY_FAMILIES
     from fsdp_qlora.quantize import quantize_linears
@@ -36,7 +36,7 @@ def tiny(row):
         if isinstance(q, QuantLinear): load_quantized(q, quantize_weight(q, ws[n]))
     add_lora(m, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r=16, alpha=16, dropout=0., dtype=DT)
     for n, p in m.named_parameters(): p.requires_grad_('lora_' in n)
-    return use_base_matmul(checkpoint_layers(m.to(DEV), halves=True), row)
+    return use_base_matmul(checkpoint_layers(m.to(DEV), halves=True) if checkpointed else m.to(DEV), row)
 
 def breaks():
     for row in ROWS:
@@ -46,9 +46,13 @@ def breaks():
         ex = torch._dynamo.explain(lora)(x)
         print(json.dumps(dict(case='LoRA(QuantLinear) explain', row=row, device=DEV, graph_breaks=ex.graph_break_count, graphs=ex.graph_count,
                               reasons=sorted({str(b.reason).splitlines()[0][:120] for b in ex.break_reasons}))), flush=True)
+        ids = torch.randint(0, 300, (2, 64), device=DEV)
+        torch._dynamo.reset()
+        ex = torch._dynamo.explain(tiny(row, checkpointed=False))(input_ids=ids)
+        print(json.dumps(dict(case='tiny Llama explain (not checkpointed)', row=row, device=DEV, graph_breaks=ex.graph_break_count, graphs=ex.graph_count,
+                              reasons=sorted({str(b.reason).splitlines()[0][:120] for b in ex.break_reasons}))), flush=True)
         torch._dynamo.reset(); torch._dynamo.utils.counters.clear()
         m = compile_layers(tiny(row), DEV)
-        ids = torch.randint(0, 300, (2, 64), device=DEV)
         for _ in range(2): m(input_ids=ids).logits.float().pow(2).mean().backward()
         c = torch._dynamo.utils.counters
         print(json.dumps(dict(case='tiny Llama, compile_layers, halves, 2 steps', row=row, device=DEV, graph_breaks=sum(c['graph_break'].values()),
@@ -85,7 +89,7 @@ def curves(ref_log, test_log):
     print(f"steps: {len(r)} and {len(t)}; loss first {r[:1]} {t[:1]}, last {r[-1:]} {t[-1:]}")
     v = curves_agree(r, t)
     print(json.dumps(v))
-    print(f"FP8 loss curve: {'PASS' if v['passed'] else 'FAIL'}: worst 10-step mean gap {v['worst']:.4f} "
+    print(f"loss curve of {test_log} against {ref_log}: {'PASS' if v['passed'] else 'FAIL'}: worst 10-step mean gap {v['worst']:.4f} "
           f"against the limit {v['limit']:.4f} (3 x noise {v['noise']:.4f} x sqrt(2/10)); mean gap over all steps {v['mean_gap']:+.4f}")
 
 if __name__ == '__main__':
