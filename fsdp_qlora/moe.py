@@ -11,15 +11,14 @@ from copy import deepcopy
 from functools import partial
 from typing import Callable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import *
 from .quantize import QUANT_BACKENDS, hold_quantized
 
 # %% auto #0
-__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'ROUTINGS', 'EXPERT_KERNELS', 'LOW_RANK', 'DEQUANTIZE_ON_LOAD', 'is_experts',
-           'is_moe', 'QuantStack', 'quantize_stack', 'QuantExperts', 'Routing', 'use_experts_kernel',
+__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'ROUTINGS', 'EXPERT_KERNELS', 'DEQUANTIZE_ON_LOAD', 'is_experts', 'is_moe',
+           'QuantStack', 'quantize_stack', 'QuantExperts', 'Routing', 'sort_pairs', 'use_experts_kernel',
            'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef',
            'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
            'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
@@ -37,6 +36,11 @@ def is_moe(model: nn.Module) -> bool:
     return any(is_experts(m) or isinstance(m, QuantExperts) for m in model.modules())
 
 # %% ../nbs/19_moe.ipynb #fdcd6776
+class _View:
+    "The attributes a backend's `matmul` and `dequantize` read off a layer: a plain class, which `torch.compile` builds inside its graph (a `SimpleNamespace` breaks the graph)"
+    def __init__(self, **attrs):
+        for k, v in attrs.items(): setattr(self, k, v)
+
 class QuantStack(nn.Module):
     "Frozen stack of `num_experts` weights of shape `(out, in)`, each quantized by `backend`; float32-stored parameters with a leading expert dimension"
     def __init__(self, num_experts: int, in_features: int, out_features: int, backend: str = 'bnb',
@@ -55,10 +59,10 @@ class QuantStack(nn.Module):
         "Names of the parameters that hold quantized data (never cast, never trained)"
         return list(self.backend.shapes(self.out_features, self.in_features, **self.opts))
 
-    def expert(self, e: int) -> SimpleNamespace:
+    def expert(self, e: int) -> _View:
         "Expert `e` as the backends see a layer"
-        return SimpleNamespace(in_features=self.in_features, out_features=self.out_features, opts=self.opts,
-                               compute_dtype=self.compute_dtype, **{n: getattr(self, n)[e] for n in self.quant_names()})
+        return _View(in_features=self.in_features, out_features=self.out_features, opts=self.opts,
+                     compute_dtype=self.compute_dtype, **{n: getattr(self, n)[e] for n in self.quant_names()})
 
     def matmul(self, x: torch.Tensor, e: int) -> torch.Tensor:
         "`x @ W_e.T` for expert `e`, dequantized inside the backend's matmul"
@@ -70,7 +74,7 @@ class QuantStack(nn.Module):
         if whole: return self.backend.dequantize(whole(self)).view(self.num_experts, self.out_features, self.in_features)
         return torch.stack([self.backend.dequantize(self.expert(e)) for e in range(self.num_experts)])
 
-    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts=None, keep: bool = False) -> torch.Tensor:
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False) -> torch.Tensor:
         "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`)"
         return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self, keep)
 
@@ -81,10 +85,10 @@ class QuantStack(nn.Module):
 
     def extra_repr(self): return f"{self.num_experts} experts, {self.in_features}, {self.out_features}, backend={self.backend.name}"
 
-def _bnb_whole(stack: QuantStack) -> SimpleNamespace:
+def _bnb_whole(stack: QuantStack) -> _View:
     "The whole NF4 stack as one `(E·out, in)` layer: experts' codes and scales laid end to end"
-    return SimpleNamespace(in_features=stack.in_features, out_features=stack.num_experts*stack.out_features, opts=stack.opts,
-                           compute_dtype=stack.compute_dtype, weight=stack.weight.reshape(-1, 1), absmax=stack.absmax.reshape(-1))
+    return _View(in_features=stack.in_features, out_features=stack.num_experts*stack.out_features, opts=stack.opts,
+                 compute_dtype=stack.compute_dtype, weight=stack.weight.reshape(-1, 1), absmax=stack.absmax.reshape(-1))
 
 STACK_VIEWS = {'bnb': _bnb_whole}    # backends whose per-expert codes, end to end, are the stacked weight's (NF4 blocks never cross a matrix)
 
@@ -139,9 +143,9 @@ class QuantExperts(nn.Module):
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[e].to(y.dtype)
 
-    def project_grouped(self, name: str, x: torch.Tensor, offs, counts, eids, keep: bool = False) -> torch.Tensor:
+    def project_grouped(self, name: str, x: torch.Tensor, offs, eids, keep: bool = False) -> torch.Tensor:
         "Projection `name` of rows `x` sorted by expert (`eids`), every expert in one grouped GEMM, bias included"
-        y = getattr(self, name).grouped(x, offs, counts, keep)
+        y = getattr(self, name).grouped(x, offs, keep)
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[eids].to(y.dtype)
 
@@ -164,11 +168,11 @@ def _loop_experts(self, hidden_states, top_k_index, top_k_weights):
     return out
 
 class _Dispatch(torch.autograd.Function):
-    "`x[tok]`: each token's row for each of its `k` pairs, sorted by expert; backward gathers a token's `k` pair rows through `inv` and sums them"
+    "`x[order//k]`: each token's row for each of its `k` pairs, sorted by expert; backward gathers a token's `k` pair rows through `inv` and sums them"
     @staticmethod
-    def forward(ctx, x, tok, inv, k: int):
+    def forward(ctx, x, order, inv, k: int):
         ctx.save_for_backward(inv); ctx.k = k
-        return x[tok]
+        return x[order//k]
 
     @staticmethod
     def backward(ctx, g):
@@ -176,41 +180,50 @@ class _Dispatch(torch.autograd.Function):
         return g[inv].view(-1, ctx.k, g.shape[-1]).sum(1), None, None, None
 
 class _Combine(torch.autograd.Function):
-    "Pair rows sorted by expert back to their tokens: gathered through the inverse permutation `inv`, a token's `k` rows summed; backward is the gather `g[tok]`"
+    "Each token's `k` pair rows gathered through the inverse permutation `inv`, weighted by the router (`w`, tokens × k) and summed; backward gathers as well"
     @staticmethod
-    def forward(ctx, y, tok, inv, k: int):
-        ctx.save_for_backward(tok)
-        return y[inv].view(-1, k, y.shape[-1]).sum(1)
+    def forward(ctx, y, w, order, inv, k: int):
+        ctx.save_for_backward(y if ctx.needs_input_grad[1] else None, w, order, inv); ctx.k = k
+        return (y[inv].view(*w.shape, -1)*w[..., None]).sum(1)
 
     @staticmethod
     def backward(ctx, g):
-        tok, = ctx.saved_tensors
-        return g[tok], None, None, None
+        y, w, order, inv = ctx.saved_tensors
+        gy = (g[order//ctx.k]*w.reshape(-1)[order, None]).to(g.dtype if y is None else y.dtype) if ctx.needs_input_grad[0] else None
+        gw = (y[inv].view(*w.shape, -1)*g[:, None]).sum(-1).to(w.dtype) if ctx.needs_input_grad[1] else None
+        return gy, gw, None, None, None
 
-def _take(x, tok, inv, k): return x[tok]
-def _index_add(y, tok, inv, k): return y.new_zeros(tok.numel()//k, y.shape[-1]).index_add_(0, tok, y)
+def _take(x, order, inv, k): return x[order//k]
+
+def _index_add(y, w, order, inv, k):
+    "Pair rows weighted by the router and added into their tokens' rows"
+    yw = y*w.reshape(-1)[order, None]
+    return yw.new_zeros(order.numel()//k, y.shape[-1]).index_add_(0, order//k, yw)
 
 @dataclass(frozen=True)
 class Routing:
-    "How a grouped kernel moves rows: `dispatch(x, tok, inv, k)` to the token-expert pairs sorted by expert, `combine(y, tok, inv, k)` back to the tokens"
+    "How a grouped kernel moves rows: `dispatch(x, order, inv, k)` to the token-expert pairs sorted by expert, `combine(y, w, order, inv, k)` back to the tokens, weighted by the router's `w`"
     dispatch: Callable
     combine: Callable
 
 ROUTINGS = {'index_add': Routing(_take, _index_add),                  # backward of `x[tok]` and forward of `index_add_`: scatters with atomics
             'gather': Routing(_Dispatch.apply, _Combine.apply)}       # each token has exactly k pairs: gathers and sums over k, both ways
 
+def sort_pairs(top_k_index: torch.Tensor, num_experts: int) -> tuple:
+    "The token-expert pairs sorted by expert: their experts, the sort's permutation `order`, its inverse `inv`, and where each expert's rows end (int32 `offs`); static shapes, no host sync"
+    with torch.no_grad():
+        eids, order = torch.sort(top_k_index.reshape(-1), stable=True)
+        offs = torch.searchsorted(eids, torch.arange(num_experts, device=eids.device, dtype=eids.dtype), right=True, out_int32=True)
+        inv = torch.empty_like(order).scatter_(0, order, torch.arange(order.numel(), device=order.device))   # pair -> its place in `order`
+    return eids, order, inv, offs
+
 def _grouped_experts(self, hidden_states, top_k_index, top_k_weights, routing: Routing = ROUTINGS['index_add'], keep: bool = False):
     "Token-expert pairs sorted by expert, each projection one grouped GEMM over the dequantized stack (kept for backward in a checkpoint: `keep`), rows moved by `routing`"
     k = top_k_index.shape[-1]
-    with torch.no_grad():
-        eids, order = torch.sort(top_k_index.reshape(-1), stable=True)
-        counts = torch.bincount(eids, minlength=self.num_experts)
-        offs = torch.cumsum(counts, 0, dtype=torch.int32)
-        inv = torch.empty_like(order).scatter_(0, order, torch.arange(order.numel(), device=order.device))   # pair -> its place in `order`
-    tok = order//k
-    h = self.gate(self.project_grouped(self.weight_names[0], routing.dispatch(hidden_states, tok, inv, k), offs, counts, eids, keep))
-    y = self.project_grouped('down_proj', h, offs, counts, eids, keep)*top_k_weights.reshape(-1)[order, None]
-    return routing.combine(y.to(hidden_states.dtype), tok, inv, k)
+    eids, order, inv, offs = sort_pairs(top_k_index, self.num_experts)
+    h = self.gate(self.project_grouped(self.weight_names[0], routing.dispatch(hidden_states, order, inv, k), offs, eids, keep))
+    y = self.project_grouped('down_proj', h, offs, eids, keep)
+    return routing.combine(y, top_k_weights, order, inv, k).to(hidden_states.dtype)
 
 EXPERT_KERNELS = {'loop': _loop_experts,
                   'grouped': partial(_grouped_experts, routing=ROUTINGS['index_add']),
@@ -260,23 +273,26 @@ class ExpertLoRA(nn.Module):
         y = self.base_layer.matmul(x, e)
         return y + (u*self.scaling).to(y.dtype)
 
-    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts: torch.Tensor, keep: bool = False) -> torch.Tensor:
-        "The grouped base projection plus every expert's low-rank update (`LOW_RANK` row of the device)"
-        y = self.base_layer.grouped(x, offs, counts, keep)
-        u = LOW_RANK[x.device.type](self.dropout(x).to(self.lora_A.dtype), self.lora_A, self.lora_B, offs, counts)
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False) -> torch.Tensor:
+        "The grouped base projection plus every expert's low-rank update"
+        y = self.base_layer.grouped(x, offs, keep)
+        u = _low_rank_grouped(self.dropout(x).to(self.lora_A.dtype), self.lora_A, self.lora_B, offs)
         return y + (u*self.scaling).to(y.dtype)
 
     def extra_repr(self): return f"r={self.r}, alpha={self.alpha}"
 
-def _low_rank_grouped(x, A, B, offs, counts):
-    "`B_e A_e x` for rows grouped by expert: two grouped GEMMs"
-    return F.grouped_mm(F.grouped_mm(x, A.transpose(1, 2), offs=offs), B.transpose(1, 2), offs=offs)
+class _ContiguousGrad(torch.autograd.Function):
+    "The identity, whose backward hands on a contiguous gradient (the CPU's grouped GEMM refuses an expanded one)"
+    @staticmethod
+    def forward(ctx, x): return x.view_as(x)
 
-def _low_rank_loop(x, A, B, offs, counts):
-    "`B_e A_e x` expert by expert (the CPU's grouped GEMM has no backward in PyTorch 2.13)"
-    return torch.cat([xe @ A[e].t() @ B[e].t() for e, xe in enumerate(torch.split(x, counts.tolist()))])
+    @staticmethod
+    def backward(ctx, g): return g.contiguous()
 
-LOW_RANK = {'cuda': _low_rank_grouped, 'cpu': _low_rank_loop}
+def _low_rank_grouped(x, A, B, offs):
+    "`B_e A_e x` for rows grouped by expert: two grouped GEMMs, on every device"
+    return _ContiguousGrad.apply(F.grouped_mm(F.grouped_mm(x, A.transpose(1, 2), offs=offs), B.transpose(1, 2), offs=offs))
+
 
 # %% ../nbs/19_moe.ipynb #af67cc8e
 @dataclass
