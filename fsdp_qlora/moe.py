@@ -17,11 +17,11 @@ from .core import *
 from .quantize import QUANT_BACKENDS, hold_quantized
 
 # %% auto #0
-__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'ROUTINGS', 'EXPERT_KERNELS', 'DEQUANTIZE_ON_LOAD', 'is_experts', 'is_moe',
-           'QuantStack', 'quantize_stack', 'QuantExperts', 'Routing', 'sort_pairs', 'use_experts_kernel',
-           'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef',
-           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
-           'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
+__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
+           'is_experts', 'is_moe', 'QuantStack', 'fp8_rowwise', 'quantize_stack', 'QuantExperts', 'Routing',
+           'sort_pairs', 'fp8_ready', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer',
+           'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'split_expert_adapter', 'peft_expert_tensors',
+           'check_expert_adapter', 'expert_deltas', 'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -74,9 +74,9 @@ class QuantStack(nn.Module):
         if whole: return self.backend.dequantize(whole(self)).view(self.num_experts, self.out_features, self.in_features)
         return torch.stack([self.backend.dequantize(self.expert(e)) for e in range(self.num_experts)])
 
-    def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False) -> torch.Tensor:
-        "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`)"
-        return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self, keep)
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
+        "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`; `gemm`: a `GROUPED_GEMMS` row)"
+        return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self, keep, gemm)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -97,20 +97,38 @@ def _in_checkpoint() -> bool:
     from .fsdp import in_checkpoint
     return in_checkpoint()
 
+def _bf16_gemm(a: torch.Tensor, W: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    "`a @ W_e.T` for the rows of `a` grouped by expert, `W` of shape `(E, out, in)`: PyTorch's grouped GEMM"
+    return F.grouped_mm(a, W.transpose(1, 2), offs=offs)
+
+def fp8_rowwise(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "`t` as float8_e4m3fn codes with one float32 scale per row (the last dimension's largest magnitude maps to 448): `t ≈ codes·scale`"
+    amax = t.detach().abs().amax(-1, keepdim=True).float().clamp(min=1e-12)
+    scale = amax/torch.finfo(torch.float8_e4m3fn).max
+    return (t.float()/scale).to(torch.float8_e4m3fn), scale.squeeze(-1).contiguous()
+
+def _fp8_gemm(a: torch.Tensor, W: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    "`_bf16_gemm` in FP8: the rows of `a` and of each `W_e` quantized row-wise (`fp8_rowwise`), one `torch._scaled_grouped_mm` (bf16 out)"
+    qa, sa = fp8_rowwise(a)
+    qw, sw = fp8_rowwise(W)
+    return torch._scaled_grouped_mm(qa, qw.contiguous().transpose(1, 2), sa, sw, offs=offs, out_dtype=torch.bfloat16)
+
+GROUPED_GEMMS = {'bf16': _bf16_gemm, 'fp8': _fp8_gemm}   # the GEMM of a grouped kernel: `(a, W, offs) -> a @ W_e.T` by groups
+
 class _GroupedDequant(torch.autograd.Function):
-    "Grouped GEMM over a quantized stack, dequantized in forward and again in backward; with `keep`, inside a checkpointed layer, the dequantized stack is saved instead"
+    "Grouped GEMM (a `GROUPED_GEMMS` row) over a quantized stack, dequantized in forward and again in backward; with `keep`, inside a checkpointed layer, the dequantized stack is saved instead"
     @staticmethod
-    def forward(ctx, x, offs, stack, keep: bool):
+    def forward(ctx, x, offs, stack, keep: bool, gemm: str = 'bf16'):
         W = stack.dequantize()
-        ctx.stack = stack
+        ctx.stack, ctx.gemm = stack, gemm
         ctx.save_for_backward(offs, *([W] if keep and _in_checkpoint() else []))
-        return F.grouped_mm(x, W.transpose(1, 2), offs=offs)
+        return GROUPED_GEMMS[gemm](x, W, offs)
 
     @staticmethod
     def backward(ctx, g):
         offs, *kept = ctx.saved_tensors
         W = kept[0] if kept else ctx.stack.dequantize()
-        return F.grouped_mm(g.contiguous(), W, offs=offs), None, None, None
+        return GROUPED_GEMMS[ctx.gemm](g.contiguous(), W.transpose(1, 2), offs), None, None, None, None
 
 @torch.no_grad()
 def quantize_stack(stack: QuantStack, W: torch.Tensor) -> dict:
@@ -143,9 +161,9 @@ class QuantExperts(nn.Module):
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[e].to(y.dtype)
 
-    def project_grouped(self, name: str, x: torch.Tensor, offs, eids, keep: bool = False) -> torch.Tensor:
-        "Projection `name` of rows `x` sorted by expert (`eids`), every expert in one grouped GEMM, bias included"
-        y = getattr(self, name).grouped(x, offs, keep)
+    def project_grouped(self, name: str, x: torch.Tensor, offs, eids, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
+        "Projection `name` of rows `x` sorted by expert (`eids`), every expert in one grouped GEMM (a `GROUPED_GEMMS` row), bias included"
+        y = getattr(self, name).grouped(x, offs, keep, gemm)
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[eids].to(y.dtype)
 
@@ -183,13 +201,13 @@ class _Combine(torch.autograd.Function):
     "Each token's `k` pair rows gathered through the inverse permutation `inv`, weighted by the router (`w`, tokens × k) and summed; backward gathers as well"
     @staticmethod
     def forward(ctx, y, w, order, inv, k: int):
-        ctx.save_for_backward(y if ctx.needs_input_grad[1] else None, w, order, inv); ctx.k = k
+        ctx.save_for_backward(y if ctx.needs_input_grad[1] else None, w, order, inv); ctx.k, ctx.y_dtype = k, y.dtype
         return (y[inv].view(*w.shape, -1)*w[..., None]).sum(1)
 
     @staticmethod
     def backward(ctx, g):
         y, w, order, inv = ctx.saved_tensors
-        gy = (g[order//ctx.k]*w.reshape(-1)[order, None]).to(g.dtype if y is None else y.dtype) if ctx.needs_input_grad[0] else None
+        gy = (g[order//ctx.k]*w.reshape(-1)[order, None]).to(ctx.y_dtype) if ctx.needs_input_grad[0] else None
         gw = (y[inv].view(*w.shape, -1)*g[:, None]).sum(-1).to(w.dtype) if ctx.needs_input_grad[1] else None
         return gy, gw, None, None, None
 
@@ -217,24 +235,33 @@ def sort_pairs(top_k_index: torch.Tensor, num_experts: int) -> tuple:
         inv = torch.empty_like(order).scatter_(0, order, torch.arange(order.numel(), device=order.device))   # pair -> its place in `order`
     return eids, order, inv, offs
 
-def _grouped_experts(self, hidden_states, top_k_index, top_k_weights, routing: Routing = ROUTINGS['index_add'], keep: bool = False):
-    "Token-expert pairs sorted by expert, each projection one grouped GEMM over the dequantized stack (kept for backward in a checkpoint: `keep`), rows moved by `routing`"
+def _grouped_experts(self, hidden_states, top_k_index, top_k_weights, routing: Routing = ROUTINGS['index_add'], keep: bool = False,
+                     gemm: str = 'bf16'):
+    "Token-expert pairs sorted by expert, each projection one grouped GEMM (`gemm`) over the dequantized stack (kept for backward in a checkpoint: `keep`), rows moved by `routing`"
     k = top_k_index.shape[-1]
     eids, order, inv, offs = sort_pairs(top_k_index, self.num_experts)
-    h = self.gate(self.project_grouped(self.weight_names[0], routing.dispatch(hidden_states, order, inv, k), offs, eids, keep))
-    y = self.project_grouped('down_proj', h, offs, eids, keep)
+    h = self.gate(self.project_grouped(self.weight_names[0], routing.dispatch(hidden_states, order, inv, k), offs, eids, keep, gemm))
+    y = self.project_grouped('down_proj', h, offs, eids, keep, gemm)
     return routing.combine(y, top_k_weights, order, inv, k).to(hidden_states.dtype)
 
 EXPERT_KERNELS = {'loop': _loop_experts,
                   'grouped': partial(_grouped_experts, routing=ROUTINGS['index_add']),
                   'grouped_gather': partial(_grouped_experts, routing=ROUTINGS['gather']),
                   'grouped_keep': partial(_grouped_experts, routing=ROUTINGS['index_add'], keep=True),
-                  'grouped_gather_keep': partial(_grouped_experts, routing=ROUTINGS['gather'], keep=True)}
+                  'grouped_gather_keep': partial(_grouped_experts, routing=ROUTINGS['gather'], keep=True),
+                  'grouped_gather_fp8': partial(_grouped_experts, routing=ROUTINGS['gather'], gemm='fp8')}
+CHANGES_MATHS = ('grouped_gather_fp8',)    # rows whose numbers differ from the loop's by more than rounding: opt-in only
+
+def fp8_ready() -> bool:
+    "Whether this machine runs FP8 grouped GEMMs: `torch._scaled_grouped_mm` and a CUDA GPU of compute capability 9.0 or later"
+    return hasattr(torch, '_scaled_grouped_mm') and torch.cuda.is_available() and torch.cuda.get_device_capability() >= (9, 0)
 
 def use_experts_kernel(model: nn.Module, name: str = 'loop') -> nn.Module:
     "Run every `QuantExperts` of `model` with `EXPERT_KERNELS[name]` (`--experts_kernel`)"
     need(name in EXPERT_KERNELS, f"--experts_kernel {name!r} is not one of: {', '.join(EXPERT_KERNELS)}")
     need(name == 'loop' or hasattr(F, 'grouped_mm'), f"--experts_kernel {name} needs torch.nn.functional.grouped_mm (PyTorch >= 2.10): use loop")
+    need(not name.endswith('_fp8') or fp8_ready(), f"--experts_kernel {name} needs torch._scaled_grouped_mm on an NVIDIA GPU of compute "
+         f"capability 9.0 or later (H100, H200), which this machine lacks: use {name.removesuffix('_fp8')}")
     for m in model.modules():
         if isinstance(m, QuantExperts): m.kernel = name
     return model
@@ -273,9 +300,9 @@ class ExpertLoRA(nn.Module):
         y = self.base_layer.matmul(x, e)
         return y + (u*self.scaling).to(y.dtype)
 
-    def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False) -> torch.Tensor:
-        "The grouped base projection plus every expert's low-rank update"
-        y = self.base_layer.grouped(x, offs, keep)
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
+        "The grouped base projection (in `gemm`) plus every expert's low-rank update (in the adapter's dtype)"
+        y = self.base_layer.grouped(x, offs, keep, gemm)
         u = _low_rank_grouped(self.dropout(x).to(self.lora_A.dtype), self.lora_A, self.lora_B, offs)
         return y + (u*self.scaling).to(y.dtype)
 

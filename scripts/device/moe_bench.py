@@ -4,7 +4,7 @@
   pick GEMM_JSONL        the --experts_kernel whose forward+backward was fastest in moe_gemm.py's plain rows (grouped if none ran)
   summary LOG OUT_JSON   the training log's step lines -> median tokens/s after the first 2 steps, peak GPU memory, host RSS
   sync [ROWS]            each grouped EXPERT_KERNELS row (or ROWS, comma-separated) on one OLMoE-1B-7B-shaped decoder layer (NF4 experts,
-                         LoRA r16 on every expert, bf16, 4,096 tokens, checkpointed as checkpoint_layers runs it): graph breaks and their
+                         LoRA r16 on every expert, bf16, 4,096 tokens, checkpointed as checkpoint_layers runs it; the FP8 row where it runs): graph breaks and their
                          reasons (torch._dynamo.explain), a forward + backward under torch.cuda.set_sync_debug_mode('error') (the first
                          synchronizing call, or none), eager ms a step, and compiled ms (inductor) for the rows in $SYNC_COMPILE; one JSON
                          line a row; without a GPU a tiny Qwen3-MoE layer (smoke test)"""
@@ -60,7 +60,7 @@ def _moe_layer(cuda):
 def sync(rows=''):
     import os, torch
     from torch.utils.checkpoint import checkpoint
-    from fsdp_qlora.moe import EXPERT_KERNELS
+    from fsdp_qlora.moe import EXPERT_KERNELS, fp8_ready
     from fsdp_qlora.fsdp import checkpointed
     cuda = torch.cuda.is_available()
     layer, qe, x, kw = _moe_layer(cuda)
@@ -76,6 +76,7 @@ def sync(rows=''):
         if cuda: torch.cuda.synchronize()
         return round((time.perf_counter() - t)/n*1e3, 2)
     rows = rows.split(',') if rows else [k for k in EXPERT_KERNELS if k != 'loop']
+    rows = [k for k in rows if fp8_ready() or not k.endswith('_fp8')]      # the FP8 row needs an H100 or later
     for kernel in rows:
         qe.kernel = kernel
         torch._dynamo.reset()

@@ -16,13 +16,15 @@
 #     rows in SYNC_COMPILE) -> $OUT/moe_sync.jsonl.
 # BASELINE (default hf_qlora) is the stack the table divides by; BREAKS=1 (default) sets TORCH_LOGS=graph_breaks,recompiles for (c),
 # so each stack's log in moe_bench_logs.tgz names any graph break or recompile of the real run.
-# The A/B of the expert kernels and the offload default (one call, <= 9 minutes; MoE and speed chapters): (s) on every grouped row,
-# then (c) on OLMoE: ours with auto flags (grouped, compiled, activation offload auto: off at this size), each other grouped row,
-# offload forced on, and Unsloth, the last of 2 + STEPS steps profiled (STACK_profile/ in moe_bench_logs.tgz):
-#   PARTS=sc BUDGET=545 STEPS=4 PROFILE_STEP=6 BASELINE=unsloth_qlora SYNC_COMPILE=grouped_gather \
-#     STACKS=ours_custom_qlora,ours_custom_qlora+experts_kernel=grouped_gather,ours_custom_qlora+experts_kernel=grouped_gather_keep,\
-#ours_custom_qlora+use_activation_cpu_offload=true,unsloth_qlora WHEELS=".whl .whl-bench" bash scripts/device/moe_bench.sh
-# PARTS (default abc; s on request) picks the parts. Each part runs under `timeout`; (c) gets what is left of BUDGET (default 520 s from the start) and each stack BENCH_STACK_S.
+# (n) the MoE chapter's GPU cells (scripts/device/nb_cells.py --only-flags cuda nbs/19_moe.ipynb: every exact row agrees with the
+#     loop in bf16; the FP8 GEMM against a float64 product of its own codes, the FP8 row against the bf16 row) -> $OUT/moe_nb_cuda.log.
+# The A/B of the expert kernels and the offload default (one call, <= 9 minutes; MoE and speed chapters): (n), (s) on every grouped
+# row, then (c) on OLMoE: ours with auto flags (grouped, compiled, activation offload auto: off at this size), Unsloth, other
+# grouped rows, offload forced on, the last of 2 + STEPS steps profiled (STACK_profile/ in moe_bench_logs.tgz):
+#   PARTS=nsc BUDGET=550 STEPS=4 PROFILE_STEP=6 BASELINE=unsloth_qlora SYNC_COMPILE=grouped_gather \
+#     STACKS=ours_custom_qlora,unsloth_qlora,ours_custom_qlora+experts_kernel=grouped_gather,ours_custom_qlora+experts_kernel=grouped_gather_fp8,\
+#ours_custom_qlora+use_activation_cpu_offload=true,ours_custom_qlora+experts_kernel=grouped_gather_keep WHEELS=".whl .whl-bench" bash scripts/device/moe_bench.sh
+# PARTS (default abc; n and s on request) picks the parts. Each part runs under `timeout`; (c) gets what is left of BUDGET (default 520 s from the start) and each stack BENCH_STACK_S.
 # Smoke test without a GPU: tiny shapes on the CPU (CTX=64 FLAGS="--compile false --precision fp32" SHAPE=tiny_moe PREC=fp32 ...).
 set -o pipefail
 T0=$SECONDS
@@ -37,6 +39,10 @@ PARTS=${PARTS:-abc}
 if [[ $PARTS == *a* ]]; then
   stamp "(a) expert GEMMs"
   timeout ${GEMM_S:-75} python3 scripts/device/moe_gemm.py ${GEMM_TOKENS:-4096} ${GEMM_REPS:-10} 2> $OUT/moe_gemm.err | tee $OUT/moe_gemm.jsonl; grep -vE "Warning|Configuration class" $OUT/moe_gemm.err | tail -3
+fi
+if [[ $PARTS == *n* ]]; then
+  stamp "(n) the MoE chapter's GPU cells"
+  timeout ${NB_S:-90} python3 scripts/device/nb_cells.py --only-flags cuda nbs/19_moe.ipynb 2>&1 | grep -vE "Warning|warn\(" | tail -30 | tee $OUT/moe_nb_cuda.log
 fi
 if [[ $PARTS == *s* ]]; then
   stamp "(s) graph breaks, host syncs, layer ms per grouped row"
