@@ -20,8 +20,9 @@ from .quantize import QUANT_BACKENDS, hold_quantized
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
            'is_experts', 'is_moe', 'QuantStack', 'fp8_rowwise', 'quantize_stack', 'QuantExperts', 'Routing',
            'sort_pairs', 'fp8_ready', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer',
-           'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'split_expert_adapter', 'peft_expert_tensors',
-           'check_expert_adapter', 'expert_deltas', 'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
+           'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_forward',
+           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
+           'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -389,6 +390,54 @@ def aux_loss_coef(model: nn.Module, flag: float | None = None) -> float | None:
     "Weight of the router loss for `model`: `flag`, else its config's `router_aux_loss_coef`; None for a dense model"
     if not is_moe(model): return None
     return float(flag if flag is not None else getattr(model.config, 'router_aux_loss_coef', 0.0) or 0.0)
+
+class _Routers:
+    "Whether the routers keep their logits: on only inside `moe_forward` (a checkpoint's recompute keeps nothing)"
+    on = False
+
+def router_modules(model: nn.Module) -> list[tuple[nn.Module, int]]:
+    "The modules transformers records `router_logits` from (its `_can_record_outputs`), in forward order, with where the logits are in their output"
+    from transformers.utils.output_capturing import OutputRecorder
+    specs = []
+    for m in model.modules():
+        rec = (getattr(type(m), '_can_record_outputs', None) or {}).get('router_logits')
+        specs += [s for s in (rec if isinstance(rec, list) else [rec]) if s is not None and s not in specs]
+    targets = [(s.target_class, s.index) if isinstance(s, OutputRecorder) else (s, 1) for s in specs]   # transformers' default index
+    return [(m, i) for m in model.modules() for cls, i in targets if isinstance(cls, type) and isinstance(m, cls)]
+
+def _keep_logits(index: int):
+    def hook(module, args, output):
+        if _Routers.on: module._fsdp_qlora_logits = output[index] if isinstance(output, tuple) else output
+    return hook
+
+def keep_router_logits(model: nn.Module) -> nn.Module:
+    "Hook each router of `model` to keep its logits during `moe_forward` (in place of transformers' collector, whose hooks break a compiled layer)"
+    for m, i in router_modules(model):
+        if hasattr(m, '_fsdp_qlora_logits'): continue
+        m._fsdp_qlora_logits = None
+        m.register_forward_hook(_keep_logits(i))
+    return model
+
+def _loss_func(m: nn.Module):
+    "The `load_balancing_loss_func` of the transformers module that defines `m`'s class (looked up the MRO: FSDP2 subclasses it), or None"
+    import sys
+    return next((f for c in type(m).__mro__ if (f := getattr(sys.modules.get(c.__module__), 'load_balancing_loss_func', None))), None)
+
+def _causal_lm(model: nn.Module) -> nn.Module:
+    "The module of `model` whose forward computes the router loss: it has `num_experts_per_tok` and a `load_balancing_loss_func` beside its class"
+    return next(m for m in model.modules() if hasattr(m, 'num_experts_per_tok') and _loss_func(m) is not None)
+
+def moe_forward(model: nn.Module, **batch) -> tuple:
+    "`model(**batch)` and transformers' load-balancing loss of that forward, from the logits `keep_router_logits` kept"
+    _Routers.on = True
+    try: out = model(**batch)
+    finally: _Routers.on = False
+    routers = [m for m, _ in router_modules(model)]
+    need(routers and all(getattr(m, '_fsdp_qlora_logits', None) is not None for m in routers), "moe_forward: the routers kept no logits (call keep_router_logits first)")
+    logits = tuple(m._fsdp_qlora_logits for m in routers)
+    for m in routers: m._fsdp_qlora_logits = None
+    lm = _causal_lm(model)
+    return out, _loss_func(lm)(logits, lm.num_experts, lm.num_experts_per_tok, batch.get('attention_mask'))
 
 # %% ../nbs/19_moe.ipynb #93570bfa
 def split_expert_adapter(sd: dict) -> tuple[dict, dict]:

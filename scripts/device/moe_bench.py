@@ -40,7 +40,7 @@ def _moe_layer(cuda):
     import torch
     from transformers import AutoModelForCausalLM
     from fsdp_qlora.benchmark import SHAPES
-    from fsdp_qlora.moe import quantize_experts, quantize_stack, ExpertLoRA
+    from fsdp_qlora.moe import quantize_experts, quantize_stack, ExpertLoRA, keep_router_logits
     dev, T = ('cuda', 4096) if cuda else ('cpu', 64)
     cfg = SHAPES['olmoe_1b_7b' if cuda else 'tiny_moe'].config(); cfg.num_hidden_layers = 1
     torch.manual_seed(0)
@@ -53,6 +53,7 @@ def _moe_layer(cuda):
         lora = ExpertLoRA(st, r=16, alpha=32, dropout=0., dtype=torch.bfloat16).to(dev)
         with torch.no_grad(): lora.lora_B.normal_(std=0.01)
         setattr(qe, n, lora)
+    keep_router_logits(m)                                # the router loss as the train step takes it (MoE chapter)
     x = torch.randn(1, T, cfg.hidden_size, device=dev, dtype=torch.bfloat16)
     return m.model.layers[0], qe, x, dict(position_embeddings=m.model.rotary_emb(x, torch.arange(T, device=dev)[None]), attention_mask=None)
 
@@ -60,13 +61,15 @@ def _moe_layer(cuda):
 def sync(rows=''):
     import os, torch
     from torch.utils.checkpoint import checkpoint
-    from fsdp_qlora.moe import EXPERT_KERNELS, fp8_ready
+    from fsdp_qlora.moe import EXPERT_KERNELS, fp8_ready, _Routers
     from fsdp_qlora.fsdp import checkpointed
     cuda = torch.cuda.is_available()
     layer, qe, x, kw = _moe_layer(cuda)
     def step(fn):
         xx = x.detach().requires_grad_()
-        y = checkpoint(checkpointed(fn), xx, use_reentrant=False, **kw)
+        _Routers.on = True                                   # the forward keeps the router logits, the recompute does not (as moe_forward)
+        try: y = checkpoint(checkpointed(fn), xx, use_reentrant=False, **kw)
+        finally: _Routers.on = False
         (y[0] if isinstance(y, tuple) else y).float().square().mean().backward()
     def ms(fn, n=5):
         for _ in range(2): step(fn)
@@ -80,7 +83,9 @@ def sync(rows=''):
     for kernel in rows:
         qe.kernel = kernel
         torch._dynamo.reset()
-        ex = torch._dynamo.explain(checkpointed(layer))(x, **kw)
+        _Routers.on = True
+        try: ex = torch._dynamo.explain(checkpointed(layer))(x, **kw)
+        finally: _Routers.on = False
         res = dict(kernel=kernel, graphs=ex.graph_count, breaks=ex.graph_break_count,
                    reasons=sorted({f"{b.reason.splitlines()[0][:120]} @ {b.user_stack[-1].filename.rsplit('/', 1)[-1]}:{b.user_stack[-1].lineno}"
                                    if b.user_stack else b.reason.splitlines()[0][:120] for b in ex.break_reasons}))

@@ -21,7 +21,7 @@
 # The A/B of the expert kernels and the offload default (one call, <= 9 minutes; MoE and speed chapters): (n), (s) on every grouped
 # row, then (c) on OLMoE: ours with auto flags (grouped, compiled, activation offload auto: off at this size), Unsloth, other
 # grouped rows, offload forced on, the last of 2 + STEPS steps profiled (STACK_profile/ in moe_bench_logs.tgz):
-#   PARTS=nsc BUDGET=550 STEPS=4 PROFILE_STEP=6 BASELINE=unsloth_qlora SYNC_COMPILE=grouped_gather \
+#   PARTS=nsc BUDGET=530 NB_S=60 STEPS=4 PROFILE_STEP=6 BASELINE=unsloth_qlora SYNC_COMPILE=grouped_gather \
 #     STACKS=ours_custom_qlora,unsloth_qlora,ours_custom_qlora+experts_kernel=grouped_gather,ours_custom_qlora+experts_kernel=grouped_gather_fp8,\
 #ours_custom_qlora+use_activation_cpu_offload=true,ours_custom_qlora+experts_kernel=grouped_gather_keep WHEELS=".whl .whl-bench" bash scripts/device/moe_bench.sh
 # PARTS (default abc; n and s on request) picks the parts. Each part runs under `timeout`; (c) gets what is left of BUDGET (default 520 s from the start) and each stack BENCH_STACK_S.
@@ -42,7 +42,7 @@ if [[ $PARTS == *a* ]]; then
 fi
 if [[ $PARTS == *n* ]]; then
   stamp "(n) the MoE chapter's GPU cells"
-  timeout ${NB_S:-90} python3 scripts/device/nb_cells.py --only-flags cuda nbs/19_moe.ipynb 2>&1 | grep -vE "Warning|warn\(" | tail -30 | tee $OUT/moe_nb_cuda.log
+  timeout ${NB_S:-60} python3 scripts/device/nb_cells.py --only-flags cuda nbs/19_moe.ipynb 2>&1 | grep -vE "Warning|warn\(" | tail -30 | tee $OUT/moe_nb_cuda.log
 fi
 if [[ $PARTS == *s* ]]; then
   stamp "(s) graph breaks, host syncs, layer ms per grouped row"
