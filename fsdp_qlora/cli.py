@@ -52,7 +52,7 @@ def fsdp_qlora_train(
     keep_activations: int = 0, # Decoder layers (spread evenly) that keep their activations instead of recomputing them: faster, more memory (host memory with --use_activation_cpu_offload)
     checkpoint_halves: auto_bool = 'auto', # auto (on for a GPU, speed notebook), true or false. Checkpoint each layer as its attention and MLP halves: recomputes o_proj's frozen matmul no more, saves the middle residual (offload it with --use_activation_cpu_offload)
     use_cpu_offload: auto_bool = 'auto', # auto (on unless the run fits 80% of each GPU by the memory model), true or false. Keep the sharded frozen base in CPU memory (GPU runs); LoRA adapters stay on the GPU unless --compile, other trained weights offload too
-    use_activation_cpu_offload: auto_bool = 'auto', # auto (on for a GPU with checkpointing), true or false. Keep the activations saved for backward in CPU memory (GPU runs)
+    use_activation_cpu_offload: auto_bool = 'auto', # auto (on for a GPU with checkpointing where the layer inputs are >= 2% of the card, speed notebook), true or false. Keep the activations saved for backward in CPU memory (GPU runs)
     no_sync: bool_arg = False, # Reduce gradients only on the last micro-batch of a step (forced on with CPU offload and accumulation)
     max_gpu_memory: float = -1, # Cap each process's GPU memory at this many GiB, to play a smaller card (-1: no cap)
     low_memory: bool_arg = True, # Only rank 0 reads the checkpoint (into CPU memory); the others receive their shards from it

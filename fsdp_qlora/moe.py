@@ -11,16 +11,16 @@ from copy import deepcopy
 from functools import partial
 from typing import Callable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import *
 from .quantize import QUANT_BACKENDS, hold_quantized
 
 # %% auto #0
-__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'ROUTINGS', 'EXPERT_KERNELS', 'LOW_RANK', 'DEQUANTIZE_ON_LOAD', 'is_experts',
-           'is_moe', 'QuantStack', 'quantize_stack', 'QuantExperts', 'Routing', 'use_experts_kernel',
-           'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef',
+__all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
+           'is_experts', 'is_moe', 'QuantStack', 'fp8_rowwise', 'quantize_stack', 'QuantExperts', 'Routing',
+           'sort_pairs', 'fp8_ready', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer',
+           'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_forward',
            'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
            'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
@@ -37,6 +37,11 @@ def is_moe(model: nn.Module) -> bool:
     return any(is_experts(m) or isinstance(m, QuantExperts) for m in model.modules())
 
 # %% ../nbs/19_moe.ipynb #fdcd6776
+class _View:
+    "The attributes a backend's `matmul` and `dequantize` read off a layer: a plain class, which `torch.compile` builds inside its graph (a `SimpleNamespace` breaks the graph)"
+    def __init__(self, **attrs):
+        for k, v in attrs.items(): setattr(self, k, v)
+
 class QuantStack(nn.Module):
     "Frozen stack of `num_experts` weights of shape `(out, in)`, each quantized by `backend`; float32-stored parameters with a leading expert dimension"
     def __init__(self, num_experts: int, in_features: int, out_features: int, backend: str = 'bnb',
@@ -55,10 +60,10 @@ class QuantStack(nn.Module):
         "Names of the parameters that hold quantized data (never cast, never trained)"
         return list(self.backend.shapes(self.out_features, self.in_features, **self.opts))
 
-    def expert(self, e: int) -> SimpleNamespace:
+    def expert(self, e: int) -> _View:
         "Expert `e` as the backends see a layer"
-        return SimpleNamespace(in_features=self.in_features, out_features=self.out_features, opts=self.opts,
-                               compute_dtype=self.compute_dtype, **{n: getattr(self, n)[e] for n in self.quant_names()})
+        return _View(in_features=self.in_features, out_features=self.out_features, opts=self.opts,
+                     compute_dtype=self.compute_dtype, **{n: getattr(self, n)[e] for n in self.quant_names()})
 
     def matmul(self, x: torch.Tensor, e: int) -> torch.Tensor:
         "`x @ W_e.T` for expert `e`, dequantized inside the backend's matmul"
@@ -70,9 +75,9 @@ class QuantStack(nn.Module):
         if whole: return self.backend.dequantize(whole(self)).view(self.num_experts, self.out_features, self.in_features)
         return torch.stack([self.backend.dequantize(self.expert(e)) for e in range(self.num_experts)])
 
-    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts=None, keep: bool = False) -> torch.Tensor:
-        "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`)"
-        return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self, keep)
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
+        "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`; `gemm`: a `GROUPED_GEMMS` row)"
+        return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self, keep, gemm)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -81,10 +86,10 @@ class QuantStack(nn.Module):
 
     def extra_repr(self): return f"{self.num_experts} experts, {self.in_features}, {self.out_features}, backend={self.backend.name}"
 
-def _bnb_whole(stack: QuantStack) -> SimpleNamespace:
+def _bnb_whole(stack: QuantStack) -> _View:
     "The whole NF4 stack as one `(E·out, in)` layer: experts' codes and scales laid end to end"
-    return SimpleNamespace(in_features=stack.in_features, out_features=stack.num_experts*stack.out_features, opts=stack.opts,
-                           compute_dtype=stack.compute_dtype, weight=stack.weight.reshape(-1, 1), absmax=stack.absmax.reshape(-1))
+    return _View(in_features=stack.in_features, out_features=stack.num_experts*stack.out_features, opts=stack.opts,
+                 compute_dtype=stack.compute_dtype, weight=stack.weight.reshape(-1, 1), absmax=stack.absmax.reshape(-1))
 
 STACK_VIEWS = {'bnb': _bnb_whole}    # backends whose per-expert codes, end to end, are the stacked weight's (NF4 blocks never cross a matrix)
 
@@ -93,20 +98,38 @@ def _in_checkpoint() -> bool:
     from .fsdp import in_checkpoint
     return in_checkpoint()
 
+def _bf16_gemm(a: torch.Tensor, W: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    "`a @ W_e.T` for the rows of `a` grouped by expert, `W` of shape `(E, out, in)`: PyTorch's grouped GEMM"
+    return F.grouped_mm(a, W.transpose(1, 2), offs=offs)
+
+def fp8_rowwise(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "`t` as float8_e4m3fn codes with one float32 scale per row (the last dimension's largest magnitude maps to 448): `t ≈ codes·scale`"
+    amax = t.detach().abs().amax(-1, keepdim=True).float().clamp(min=1e-12)
+    scale = amax/torch.finfo(torch.float8_e4m3fn).max
+    return (t.float()/scale).to(torch.float8_e4m3fn), scale.squeeze(-1).contiguous()
+
+def _fp8_gemm(a: torch.Tensor, W: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    "`_bf16_gemm` in FP8: the rows of `a` and of each `W_e` quantized row-wise (`fp8_rowwise`), one `torch._scaled_grouped_mm` (bf16 out)"
+    qa, sa = fp8_rowwise(a)
+    qw, sw = fp8_rowwise(W)
+    return torch._scaled_grouped_mm(qa, qw.contiguous().transpose(1, 2), sa, sw, offs=offs, out_dtype=torch.bfloat16)
+
+GROUPED_GEMMS = {'bf16': _bf16_gemm, 'fp8': _fp8_gemm}   # the GEMM of a grouped kernel: `(a, W, offs) -> a @ W_e.T` by groups
+
 class _GroupedDequant(torch.autograd.Function):
-    "Grouped GEMM over a quantized stack, dequantized in forward and again in backward; with `keep`, inside a checkpointed layer, the dequantized stack is saved instead"
+    "Grouped GEMM (a `GROUPED_GEMMS` row) over a quantized stack, dequantized in forward and again in backward; with `keep`, inside a checkpointed layer, the dequantized stack is saved instead"
     @staticmethod
-    def forward(ctx, x, offs, stack, keep: bool):
+    def forward(ctx, x, offs, stack, keep: bool, gemm: str = 'bf16'):
         W = stack.dequantize()
-        ctx.stack = stack
+        ctx.stack, ctx.gemm = stack, gemm
         ctx.save_for_backward(offs, *([W] if keep and _in_checkpoint() else []))
-        return F.grouped_mm(x, W.transpose(1, 2), offs=offs)
+        return GROUPED_GEMMS[gemm](x, W, offs)
 
     @staticmethod
     def backward(ctx, g):
         offs, *kept = ctx.saved_tensors
         W = kept[0] if kept else ctx.stack.dequantize()
-        return F.grouped_mm(g.contiguous(), W, offs=offs), None, None, None
+        return GROUPED_GEMMS[ctx.gemm](g.contiguous(), W.transpose(1, 2), offs), None, None, None, None
 
 @torch.no_grad()
 def quantize_stack(stack: QuantStack, W: torch.Tensor) -> dict:
@@ -139,9 +162,9 @@ class QuantExperts(nn.Module):
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[e].to(y.dtype)
 
-    def project_grouped(self, name: str, x: torch.Tensor, offs, counts, eids, keep: bool = False) -> torch.Tensor:
-        "Projection `name` of rows `x` sorted by expert (`eids`), every expert in one grouped GEMM, bias included"
-        y = getattr(self, name).grouped(x, offs, counts, keep)
+    def project_grouped(self, name: str, x: torch.Tensor, offs, eids, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
+        "Projection `name` of rows `x` sorted by expert (`eids`), every expert in one grouped GEMM (a `GROUPED_GEMMS` row), bias included"
+        y = getattr(self, name).grouped(x, offs, keep, gemm)
         b = getattr(self, f'{name}_bias', None)
         return y if b is None else y + b[eids].to(y.dtype)
 
@@ -164,11 +187,11 @@ def _loop_experts(self, hidden_states, top_k_index, top_k_weights):
     return out
 
 class _Dispatch(torch.autograd.Function):
-    "`x[tok]`: each token's row for each of its `k` pairs, sorted by expert; backward gathers a token's `k` pair rows through `inv` and sums them"
+    "`x[order//k]`: each token's row for each of its `k` pairs, sorted by expert; backward gathers a token's `k` pair rows through `inv` and sums them"
     @staticmethod
-    def forward(ctx, x, tok, inv, k: int):
+    def forward(ctx, x, order, inv, k: int):
         ctx.save_for_backward(inv); ctx.k = k
-        return x[tok]
+        return x[order//k]
 
     @staticmethod
     def backward(ctx, g):
@@ -176,52 +199,70 @@ class _Dispatch(torch.autograd.Function):
         return g[inv].view(-1, ctx.k, g.shape[-1]).sum(1), None, None, None
 
 class _Combine(torch.autograd.Function):
-    "Pair rows sorted by expert back to their tokens: gathered through the inverse permutation `inv`, a token's `k` rows summed; backward is the gather `g[tok]`"
+    "Each token's `k` pair rows gathered through the inverse permutation `inv`, weighted by the router (`w`, tokens × k) and summed; backward gathers as well"
     @staticmethod
-    def forward(ctx, y, tok, inv, k: int):
-        ctx.save_for_backward(tok)
-        return y[inv].view(-1, k, y.shape[-1]).sum(1)
+    def forward(ctx, y, w, order, inv, k: int):
+        ctx.save_for_backward(y if ctx.needs_input_grad[1] else None, w, order, inv); ctx.k, ctx.y_dtype = k, y.dtype
+        return (y[inv].view(*w.shape, -1)*w[..., None]).sum(1)
 
     @staticmethod
     def backward(ctx, g):
-        tok, = ctx.saved_tensors
-        return g[tok], None, None, None
+        y, w, order, inv = ctx.saved_tensors
+        gy = (g[order//ctx.k]*w.reshape(-1)[order, None]).to(ctx.y_dtype) if ctx.needs_input_grad[0] else None
+        gw = (y[inv].view(*w.shape, -1)*g[:, None]).sum(-1).to(w.dtype) if ctx.needs_input_grad[1] else None
+        return gy, gw, None, None, None
 
-def _take(x, tok, inv, k): return x[tok]
-def _index_add(y, tok, inv, k): return y.new_zeros(tok.numel()//k, y.shape[-1]).index_add_(0, tok, y)
+def _take(x, order, inv, k): return x[order//k]
+
+def _index_add(y, w, order, inv, k):
+    "Pair rows weighted by the router and added into their tokens' rows"
+    yw = y*w.reshape(-1)[order, None]
+    return yw.new_zeros(order.numel()//k, y.shape[-1]).index_add_(0, order//k, yw)
 
 @dataclass(frozen=True)
 class Routing:
-    "How a grouped kernel moves rows: `dispatch(x, tok, inv, k)` to the token-expert pairs sorted by expert, `combine(y, tok, inv, k)` back to the tokens"
+    "How a grouped kernel moves rows: `dispatch(x, order, inv, k)` to the token-expert pairs sorted by expert, `combine(y, w, order, inv, k)` back to the tokens, weighted by the router's `w`"
     dispatch: Callable
     combine: Callable
 
 ROUTINGS = {'index_add': Routing(_take, _index_add),                  # backward of `x[tok]` and forward of `index_add_`: scatters with atomics
             'gather': Routing(_Dispatch.apply, _Combine.apply)}       # each token has exactly k pairs: gathers and sums over k, both ways
 
-def _grouped_experts(self, hidden_states, top_k_index, top_k_weights, routing: Routing = ROUTINGS['index_add'], keep: bool = False):
-    "Token-expert pairs sorted by expert, each projection one grouped GEMM over the dequantized stack (kept for backward in a checkpoint: `keep`), rows moved by `routing`"
-    k = top_k_index.shape[-1]
+def sort_pairs(top_k_index: torch.Tensor, num_experts: int) -> tuple:
+    "The token-expert pairs sorted by expert: their experts, the sort's permutation `order`, its inverse `inv`, and where each expert's rows end (int32 `offs`); static shapes, no host sync"
     with torch.no_grad():
         eids, order = torch.sort(top_k_index.reshape(-1), stable=True)
-        counts = torch.bincount(eids, minlength=self.num_experts)
-        offs = torch.cumsum(counts, 0, dtype=torch.int32)
+        offs = torch.searchsorted(eids, torch.arange(num_experts, device=eids.device, dtype=eids.dtype), right=True, out_int32=True)
         inv = torch.empty_like(order).scatter_(0, order, torch.arange(order.numel(), device=order.device))   # pair -> its place in `order`
-    tok = order//k
-    h = self.gate(self.project_grouped(self.weight_names[0], routing.dispatch(hidden_states, tok, inv, k), offs, counts, eids, keep))
-    y = self.project_grouped('down_proj', h, offs, counts, eids, keep)*top_k_weights.reshape(-1)[order, None]
-    return routing.combine(y.to(hidden_states.dtype), tok, inv, k)
+    return eids, order, inv, offs
+
+def _grouped_experts(self, hidden_states, top_k_index, top_k_weights, routing: Routing = ROUTINGS['index_add'], keep: bool = False,
+                     gemm: str = 'bf16'):
+    "Token-expert pairs sorted by expert, each projection one grouped GEMM (`gemm`) over the dequantized stack (kept for backward in a checkpoint: `keep`), rows moved by `routing`"
+    k = top_k_index.shape[-1]
+    eids, order, inv, offs = sort_pairs(top_k_index, self.num_experts)
+    h = self.gate(self.project_grouped(self.weight_names[0], routing.dispatch(hidden_states, order, inv, k), offs, eids, keep, gemm))
+    y = self.project_grouped('down_proj', h, offs, eids, keep, gemm)
+    return routing.combine(y, top_k_weights, order, inv, k).to(hidden_states.dtype)
 
 EXPERT_KERNELS = {'loop': _loop_experts,
                   'grouped': partial(_grouped_experts, routing=ROUTINGS['index_add']),
                   'grouped_gather': partial(_grouped_experts, routing=ROUTINGS['gather']),
                   'grouped_keep': partial(_grouped_experts, routing=ROUTINGS['index_add'], keep=True),
-                  'grouped_gather_keep': partial(_grouped_experts, routing=ROUTINGS['gather'], keep=True)}
+                  'grouped_gather_keep': partial(_grouped_experts, routing=ROUTINGS['gather'], keep=True),
+                  'grouped_gather_fp8': partial(_grouped_experts, routing=ROUTINGS['gather'], gemm='fp8')}
+CHANGES_MATHS = ('grouped_gather_fp8',)    # rows whose numbers differ from the loop's by more than rounding: opt-in only
+
+def fp8_ready() -> bool:
+    "Whether this machine runs FP8 grouped GEMMs: `torch._scaled_grouped_mm` and a CUDA GPU of compute capability 9.0 or later"
+    return hasattr(torch, '_scaled_grouped_mm') and torch.cuda.is_available() and torch.cuda.get_device_capability() >= (9, 0)
 
 def use_experts_kernel(model: nn.Module, name: str = 'loop') -> nn.Module:
     "Run every `QuantExperts` of `model` with `EXPERT_KERNELS[name]` (`--experts_kernel`)"
     need(name in EXPERT_KERNELS, f"--experts_kernel {name!r} is not one of: {', '.join(EXPERT_KERNELS)}")
     need(name == 'loop' or hasattr(F, 'grouped_mm'), f"--experts_kernel {name} needs torch.nn.functional.grouped_mm (PyTorch >= 2.10): use loop")
+    need(not name.endswith('_fp8') or fp8_ready(), f"--experts_kernel {name} needs torch._scaled_grouped_mm on an NVIDIA GPU of compute "
+         f"capability 9.0 or later (H100, H200), which this machine lacks: use {name.removesuffix('_fp8')}")
     for m in model.modules():
         if isinstance(m, QuantExperts): m.kernel = name
     return model
@@ -260,23 +301,26 @@ class ExpertLoRA(nn.Module):
         y = self.base_layer.matmul(x, e)
         return y + (u*self.scaling).to(y.dtype)
 
-    def grouped(self, x: torch.Tensor, offs: torch.Tensor, counts: torch.Tensor, keep: bool = False) -> torch.Tensor:
-        "The grouped base projection plus every expert's low-rank update (`LOW_RANK` row of the device)"
-        y = self.base_layer.grouped(x, offs, counts, keep)
-        u = LOW_RANK[x.device.type](self.dropout(x).to(self.lora_A.dtype), self.lora_A, self.lora_B, offs, counts)
+    def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
+        "The grouped base projection (in `gemm`) plus every expert's low-rank update (in the adapter's dtype)"
+        y = self.base_layer.grouped(x, offs, keep, gemm)
+        u = _low_rank_grouped(self.dropout(x).to(self.lora_A.dtype), self.lora_A, self.lora_B, offs)
         return y + (u*self.scaling).to(y.dtype)
 
     def extra_repr(self): return f"r={self.r}, alpha={self.alpha}"
 
-def _low_rank_grouped(x, A, B, offs, counts):
-    "`B_e A_e x` for rows grouped by expert: two grouped GEMMs"
-    return F.grouped_mm(F.grouped_mm(x, A.transpose(1, 2), offs=offs), B.transpose(1, 2), offs=offs)
+class _ContiguousGrad(torch.autograd.Function):
+    "The identity, whose backward hands on a contiguous gradient (the CPU's grouped GEMM refuses an expanded one)"
+    @staticmethod
+    def forward(ctx, x): return x.view_as(x)
 
-def _low_rank_loop(x, A, B, offs, counts):
-    "`B_e A_e x` expert by expert (the CPU's grouped GEMM has no backward in PyTorch 2.13)"
-    return torch.cat([xe @ A[e].t() @ B[e].t() for e, xe in enumerate(torch.split(x, counts.tolist()))])
+    @staticmethod
+    def backward(ctx, g): return g.contiguous()
 
-LOW_RANK = {'cuda': _low_rank_grouped, 'cpu': _low_rank_loop}
+def _low_rank_grouped(x, A, B, offs):
+    "`B_e A_e x` for rows grouped by expert: two grouped GEMMs, on every device"
+    return _ContiguousGrad.apply(F.grouped_mm(F.grouped_mm(x, A.transpose(1, 2), offs=offs), B.transpose(1, 2), offs=offs))
+
 
 # %% ../nbs/19_moe.ipynb #af67cc8e
 @dataclass
@@ -346,6 +390,54 @@ def aux_loss_coef(model: nn.Module, flag: float | None = None) -> float | None:
     "Weight of the router loss for `model`: `flag`, else its config's `router_aux_loss_coef`; None for a dense model"
     if not is_moe(model): return None
     return float(flag if flag is not None else getattr(model.config, 'router_aux_loss_coef', 0.0) or 0.0)
+
+class _Routers:
+    "Whether the routers keep their logits: on only inside `moe_forward` (a checkpoint's recompute keeps nothing)"
+    on = False
+
+def router_modules(model: nn.Module) -> list[tuple[nn.Module, int]]:
+    "The modules transformers records `router_logits` from (its `_can_record_outputs`), in forward order, with where the logits are in their output"
+    from transformers.utils.output_capturing import OutputRecorder
+    specs = []
+    for m in model.modules():
+        rec = (getattr(type(m), '_can_record_outputs', None) or {}).get('router_logits')
+        specs += [s for s in (rec if isinstance(rec, list) else [rec]) if s is not None and s not in specs]
+    targets = [(s.target_class, s.index) if isinstance(s, OutputRecorder) else (s, 1) for s in specs]   # transformers' default index
+    return [(m, i) for m in model.modules() for cls, i in targets if isinstance(cls, type) and isinstance(m, cls)]
+
+def _keep_logits(index: int):
+    def hook(module, args, output):
+        if _Routers.on: module._fsdp_qlora_logits = output[index] if isinstance(output, tuple) else output
+    return hook
+
+def keep_router_logits(model: nn.Module) -> nn.Module:
+    "Hook each router of `model` to keep its logits during `moe_forward` (in place of transformers' collector, whose hooks break a compiled layer)"
+    for m, i in router_modules(model):
+        if hasattr(m, '_fsdp_qlora_logits'): continue
+        m._fsdp_qlora_logits = None
+        m.register_forward_hook(_keep_logits(i))
+    return model
+
+def _loss_func(m: nn.Module):
+    "The `load_balancing_loss_func` of the transformers module that defines `m`'s class (looked up the MRO: FSDP2 subclasses it), or None"
+    import sys
+    return next((f for c in type(m).__mro__ if (f := getattr(sys.modules.get(c.__module__), 'load_balancing_loss_func', None))), None)
+
+def _causal_lm(model: nn.Module) -> nn.Module:
+    "The module of `model` whose forward computes the router loss: it has `num_experts_per_tok` and a `load_balancing_loss_func` beside its class"
+    return next(m for m in model.modules() if hasattr(m, 'num_experts_per_tok') and _loss_func(m) is not None)
+
+def moe_forward(model: nn.Module, **batch) -> tuple:
+    "`model(**batch)` and transformers' load-balancing loss of that forward, from the logits `keep_router_logits` kept"
+    _Routers.on = True
+    try: out = model(**batch)
+    finally: _Routers.on = False
+    routers = [m for m, _ in router_modules(model)]
+    need(routers and all(getattr(m, '_fsdp_qlora_logits', None) is not None for m in routers), "moe_forward: the routers kept no logits (call keep_router_logits first)")
+    logits = tuple(m._fsdp_qlora_logits for m in routers)
+    for m in routers: m._fsdp_qlora_logits = None
+    lm = _causal_lm(model)
+    return out, _loss_func(lm)(logits, lm.num_experts, lm.num_experts_per_tok, batch.get('attention_mask'))
 
 # %% ../nbs/19_moe.ipynb #93570bfa
 def split_expert_adapter(sd: dict) -> tuple[dict, dict]:

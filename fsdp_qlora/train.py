@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from .core import *
 from .quantize import QuantLinear, quant_options
 from .adapters import ADAPTERS, TRAIN_TYPES, TrainType, lora_targets, model_targets, freeze, trainable_summary
-from .moe import aux_loss_coef, use_experts_kernel
+from .moe import aux_loss_coef, use_experts_kernel, keep_router_logits, moe_forward
 from .precision import PRECISIONS, Precision, apply_precision
 from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
@@ -180,6 +180,7 @@ def load(run: Run):
     cfg = run.cfg
     model, path = run_model(run)
     run.aux_coef = aux_loss_coef(model, getattr(cfg, 'router_aux_loss_coef', None))
+    if run.aux_coef is not None: keep_router_logits(model)     # the router loss without transformers' collector (MoE notebook)
     use_experts_kernel(model, getattr(cfg, 'experts_kernel', 'loop'))
     use_base_matmul(model, getattr(cfg, 'base_matmul', 'library'))   # --base_matmul: how the quantized layers multiply (speed notebook)
     reads = run.rank == 0 or not cfg.low_memory
@@ -241,12 +242,12 @@ def token_loss_sum(logits, labels):
 def micro_loss(run: Run, model, b: dict, labels) -> tuple:
     "Summed token loss of one micro-batch (from the model's logits, or with `--loss chunked`... from its hidden states), and a MoE model's router loss (else None)"
     head_loss = LOSSES[run.cfg.loss].head_loss
-    kw = dict(output_router_logits=True) if run.aux_coef is not None else {}
+    fwd = partial(moe_forward, model) if run.aux_coef is not None else lambda **kw: (model(**kw), None)   # MoE notebook
     if head_loss is None:
-        with run.fwd_ctx(): out = model(**b, **kw)
-        return token_loss_sum(out.logits, labels), getattr(out, 'aux_loss', None)
-    with run.fwd_ctx(), head_replaced(model, labels, head_loss): out = model(**b, **kw)
-    return out.logits, getattr(out, 'aux_loss', None)
+        with run.fwd_ctx(): out, aux = fwd(**b)
+        return token_loss_sum(out.logits, labels), aux
+    with run.fwd_ctx(), head_replaced(model, labels, head_loss): out, aux = fwd(**b)
+    return out.logits, aux
 
 def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = None, mem=None) -> dict:
     "One optimizer step over the micro-batches `micro`; returns loss (mean per target token; None without one), target and input tokens, grad norm"
