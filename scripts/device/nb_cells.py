@@ -1,10 +1,11 @@
 """Run notebooks' code cells in order on a GPU machine, GPU-flagged cells (`#| cuda`, `#| multigpu`) included,
 for machines without nbdev/Jupyter. Cells flagged `#| notest` or `#| eval: false` are skipped, as nbdev-test does.
 
-Usage (repo root): python3 scripts/device/nb_cells.py [--only-flags cuda[,multigpu]] [--list] nbs/04_precision.ipynb [more.ipynb ...]
+Usage (repo root): python3 scripts/device/nb_cells.py [--only-flags cuda[,multigpu]] [--match REGEX] [--list] nbs/04_precision.ipynb [more.ipynb ...]
 `--only-flags F`: run only the cells flagged F, with what they need: the `#| export` cells, the cells that only
 import, and (transitively) each earlier cell that last defined a name a chosen cell uses (found by `ast`), so a
-notebook's CPU-only tests (2-process runs, slow matrices) are skipped. `--list`: print the chosen cells, run nothing.
+notebook's CPU-only tests (2-process runs, slow matrices) are skipped. `--match REGEX` (with --only-flags): only the flagged
+cells whose source matches REGEX (and what they need). `--list`: print the chosen cells, run nothing.
 Prints one line per notebook: ok, or the failing cell and its traceback; exits 1 if any failed."""
 import ast, builtins, json, sys, os, time, traceback, re, linecache, types
 from pathlib import Path
@@ -35,9 +36,10 @@ def setup_cell(src: str) -> bool:
     except SyntaxError: return False
     return bool(body) and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in body)
 
-def chosen(cells: list, only: set) -> list:
-    "Indices of the cells to run for `--only-flags only`: flagged ones, setup cells, and the earlier cells defining what they use"
-    pick = {i for i, s in enumerate(cells) if not skipped(s) and (flags(s) & only or setup_cell(s))}
+def chosen(cells: list, only: set, match: str | None = None) -> list:
+    "Indices of the cells to run for `--only-flags only` (`--match`): flagged ones, setup cells, and the earlier cells defining what they use"
+    wanted = lambda s: flags(s) & only and (match is None or re.search(match, s))
+    pick = {i for i, s in enumerate(cells) if not skipped(s) and (wanted(s) or setup_cell(s))}
     info = [names(s) for s in cells]
     todo = sorted(pick)
     while todo:
@@ -48,19 +50,20 @@ def chosen(cells: list, only: set) -> list:
     return sorted(pick)
 
 def args(argv):
-    only, listing, nbs, it = None, False, [], iter(argv)
+    only, match, listing, nbs, it = None, None, False, [], iter(argv)
     for a in it:
-        if a == '--only-flags': only = set(next(it).split(','))
+        if a == '--match': match = next(it)
+        elif a == '--only-flags': only = set(next(it).split(','))
         elif a.startswith('--only-flags='): only = set(a.split('=', 1)[1].split(','))
         elif a == '--list': listing = True
         else: nbs.append(a)
-    return only, listing, nbs
+    return only, match, listing, nbs
 
-only, listing, notebooks = args(sys.argv[1:])
+only, match, listing, notebooks = args(sys.argv[1:])
 failed = 0
 for nb in notebooks:
     cells = [''.join(c['source']) for c in json.load(open(nb))['cells'] if c['cell_type'] == 'code']
-    run = chosen(cells, only) if only else [i for i, s in enumerate(cells) if not skipped(s)]
+    run = chosen(cells, only, match) if only else [i for i, s in enumerate(cells) if not skipped(s)]
     if listing:
         print(f'{nb}: cells {run}')
         for i in run: print(f'  [{i}] {cells[i].splitlines()[0][:100] if cells[i] else ""}')
