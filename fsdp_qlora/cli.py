@@ -52,7 +52,7 @@ def fsdp_qlora_train(
     keep_activations: int = 0, # Decoder layers (spread evenly) that keep their activations instead of recomputing them: faster, more memory (host memory with --use_activation_cpu_offload)
     checkpoint_halves: auto_bool = 'auto', # auto (on for a GPU, speed notebook), true or false. Checkpoint each layer as its attention and MLP halves: recomputes o_proj's frozen matmul no more, saves the middle residual (offload it with --use_activation_cpu_offload)
     use_cpu_offload: auto_bool = 'auto', # auto (on unless the run fits 80% of each GPU by the memory model), true or false. Keep the sharded frozen base in CPU memory (GPU runs); LoRA adapters stay on the GPU unless --compile, other trained weights offload too
-    use_activation_cpu_offload: auto_bool = 'auto', # auto (on for a GPU with checkpointing where the layer inputs are >= 2% of the card, speed notebook), true or false. Keep the activations saved for backward in CPU memory (GPU runs)
+    use_activation_cpu_offload: auto_bool = 'auto', # auto (on for a GPU with checkpointing, speed notebook), true or false. Keep the activations saved for backward in CPU memory (GPU runs)
     no_sync: bool_arg = False, # Reduce gradients only on the last micro-batch of a step (forced on with CPU offload and accumulation)
     max_gpu_memory: float = -1, # Cap each process's GPU memory at this many GiB, to play a smaller card (-1: no cap)
     low_memory: bool_arg = True, # Only rank 0 reads the checkpoint (into CPU memory); the others receive their shards from it
@@ -108,7 +108,7 @@ def fsdp_qlora_train(
     loss: Annotated[str, dict(choices=[AUTO, *LOSSES])] = 'auto', # Cross-entropy: auto (chunked on a GPU, standard on the CPU), standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
     router_aux_loss_coef: float = None, # Mixture-of-experts models: weight of the router's load-balancing loss added to the loss (default: the model config's; 0 logs it without training on it)
     experts_kernel: Annotated[str, dict(choices=[AUTO, *EXPERT_KERNELS])] = 'auto', # Mixture-of-experts models: auto (grouped on a GPU, loop on the CPU), loop (the hit experts one after another), grouped (one grouped GEMM per projection; bf16 on GPUs); grouped_gather puts rows back by gathers instead of index_add, the _keep rows keep the dequantized experts from a checkpoint's recompute for its backward (MoE chapter)
-    base_matmul: Annotated[str, dict(choices=[AUTO, *BASE_MATMULS])] = 'auto', # How quantized layers multiply: auto (dequant on a GPU with --compile, else library), library (the backend's own matmul), dequant (the same maths as one op compiled code traces whole), fp8 (FP8 GEMMs with row-wise scales, forward and backward: GPUs of capability 8.9+, bf16; changes the maths), fp8_forward (fp8's forward, the backward in bf16); speed notebook
+    base_matmul: Annotated[str, dict(choices=list(BASE_MATMULS))] = 'library', # How quantized layers multiply: library (the backend's own matmul; the fastest measured), dequant (the same maths as one op compiled code traces whole; 7-14% slower a layer on an H100), fp8 (experimental FP8 GEMMs with row-wise scales, forward and backward: GPUs of capability 8.9+, bf16; changes the maths; measured slower than library on an H100), fp8_forward (fp8's forward, the backward in bf16); speed notebook
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
     return train(TrainConfig(**{k: v for k, v in locals().items()}))

@@ -1,4 +1,4 @@
-"""Compiled decoder layers, a chunked loss, fused LoRA dropout, activation offload, the halves checkpoint and the frozen base's matmul (`--base_matmul`, FP8 opt-in): on by default on a GPU (`auto`).
+"""Compiled decoder layers, a chunked loss, fused LoRA dropout, activation offload and the halves checkpoint on by default on a GPU (`auto`); the frozen base's matmul as a choice (`--base_matmul`, FP8 experimental).
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 
@@ -22,14 +22,14 @@ from torch.library import wrap_triton
 
 # %% auto #0
 __all__ = ['FP8', 'FP8_MAX', 'FP8_FLOOR', 'BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES',
-           'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'OFFLOAD_MIN_SHARE',
-           'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'quant_args', 'dequantized',
-           'dequant_mm', 'dequant_mm_backward', 'dequant_matmul', 'fp8_rows', 'fp8_mm', 'dequantize_op',
-           'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul',
-           'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward',
-           'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
-           'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault',
-           'saved_inputs_bytes', 'resolve_speed', 'cuda_allocator_defaults']
+           'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS',
+           'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'quant_args', 'dequantized', 'dequant_mm',
+           'dequant_mm_backward', 'dequant_matmul', 'fp8_rows', 'fp8_mm', 'dequantize_op', 'fp8_input_grad',
+           'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul', 'use_base_matmul',
+           'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward', 'DropoutLinear',
+           'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec',
+           'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed',
+           'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -617,23 +617,9 @@ def _offload_needed(cfg, cuda: bool) -> bool:
     except ConfigError: return True                       # no memory model for this run (Llama-Pro): keep the original default
     return sum(est['gpu'].values()) > 0.8*_card_bytes(cfg)
 
-OFFLOAD_MIN_SHARE = 0.02    # activation offload is worth its copies when the layer inputs it moves are at least this share of the card
-
 def _card_bytes(cfg) -> int:
     "The memory of one GPU: `--max_gpu_memory` GiB where given, else the card's"
     return cfg.max_gpu_memory*2**30 if cfg.max_gpu_memory > 0 else torch.cuda.get_device_properties(0).total_memory
-
-def saved_inputs_bytes(cfg, cuda: bool = True) -> int:
-    "What activation offload would move per GPU: the layer inputs the checkpoints keep, layers × batch × context × hidden × 2 bytes (twice with `--checkpoint_halves`)"
-    from fsdp_qlora.load import resolve_model
-    from transformers import AutoConfig
-    c = AutoConfig.from_pretrained(resolve_model(cfg.model_name)).get_text_config()
-    halves = cfg.checkpoint_halves is True or (cfg.checkpoint_halves == AUTO and cuda and SPEED_DEFAULTS['checkpoint_halves'].suits(cfg, cuda))
-    return c.num_hidden_layers*cfg.batch_size*cfg.context_length*c.hidden_size*2*(2 if halves else 1)
-
-def _offload_pays(cfg, cuda) -> bool:
-    "Checkpointing on, and the saved layer inputs at least `OFFLOAD_MIN_SHARE` of the card: below that the copies cost time for memory the run does not need"
-    return cfg.use_gradient_checkpointing and saved_inputs_bytes(cfg, cuda) >= OFFLOAD_MIN_SHARE*_card_bytes(cfg)
 
 def _dense(cfg) -> bool:
     "Whether the model has no fused experts (MoE chapter)"
@@ -648,11 +634,6 @@ def _compile_suits(cfg, cuda) -> bool:
     "Dense models, and MoE models whose experts run grouped (any `EXPERT_KERNELS` row but the loop, which breaks the graph at every hit expert)"
     return cfg.experts_kernel != 'loop' or _dense(cfg)
 
-def _dequant_suits(cfg, cuda) -> bool:
-    "Compiled layers over a quantized base (provisional: the benchmark decides between `dequant` and `library`)"
-    from fsdp_qlora.adapters import TRAIN_TYPES
-    return cfg.compile is True and TRAIN_TYPES[cfg.train_type].quant is not None
-
 def _fused_dropout_suits(cfg, cuda) -> bool:
     from fsdp_qlora.adapters import TRAIN_TYPES
     works = LORA_DROPOUTS['fused'].adapters
@@ -661,10 +642,9 @@ def _fused_dropout_suits(cfg, cuda) -> bool:
 SPEED_DEFAULTS = {d.flag: d for d in [
     SpeedDefault('experts_kernel', 'grouped', 'loop', _grouped_suits, why='one grouped GEMM per expert projection'),   # before compile, which reads it
     SpeedDefault('compile', True, False, _compile_suits, why='compiled decoder layers'),
-    SpeedDefault('base_matmul', 'dequant', 'library', _dequant_suits, why='the frozen matmuls as one op in compiled code'),   # after compile, which it reads
     SpeedDefault('loss', 'chunked', 'standard', why='never holds the full float32 logits'),
     SpeedDefault('lora_dropout_kernel', 'fused', 'torch', lambda cfg, cuda: _fused_dropout_suits(cfg, cuda), why='dropout inside lora_A'),
-    SpeedDefault('use_activation_cpu_offload', True, False, _offload_pays, why='saved layer inputs in host memory, when they are >= 2% of the card'),
+    SpeedDefault('use_activation_cpu_offload', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing, why='saved layer inputs in host memory'),
     SpeedDefault('checkpoint_halves', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing and not cfg.reentrant_checkpointing
                  and _halves_row(cfg), why='attention and MLP checkpointed apart'),
     SpeedDefault('use_cpu_offload', False, True, lambda cfg, cuda: not _offload_needed(cfg, cuda), why='the frozen base fits the GPU'),
