@@ -295,8 +295,9 @@ class Stopper:
         raise KeyboardInterrupt
 
     def agreed(self, device) -> int:
-        "The signal any rank got (0: none); every rank calls this after each step"
-        flag = torch.tensor(float(self.signum), device=device)
+        "The signal any rank got (0: none); every rank calls this after each step (alone: no collective; beside gloo: on the host, no GPU wait)"
+        if dist.get_world_size() == 1: return self.signum
+        flag = torch.tensor(float(self.signum), device='cpu' if 'gloo' in dist.get_backend_config() else device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return int(flag.item())
 

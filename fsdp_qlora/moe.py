@@ -6,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/moe.html.md"""
 
 # %% ../nbs/19_moe.ipynb #26a19cce
 from __future__ import annotations
-import math
+import math, weakref
 from copy import deepcopy
 from functools import partial
 from typing import Callable
@@ -20,8 +20,8 @@ from .quantize import QUANT_BACKENDS, hold_quantized
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
            'is_experts', 'is_moe', 'QuantStack', 'fp8_rowwise', 'quantize_stack', 'QuantExperts', 'Routing',
            'sort_pairs', 'fp8_ready', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer',
-           'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_forward',
-           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
+           'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_parts',
+           'moe_forward', 'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
            'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
@@ -427,17 +427,25 @@ def _causal_lm(model: nn.Module) -> nn.Module:
     "The module of `model` whose forward computes the router loss: it has `num_experts_per_tok` and a `load_balancing_loss_func` beside its class"
     return next(m for m in model.modules() if hasattr(m, 'num_experts_per_tok') and _loss_func(m) is not None)
 
+_PARTS = weakref.WeakKeyDictionary()
+
+def moe_parts(model: nn.Module) -> tuple:
+    "`model`'s routers (forward order), the module computing its router loss, and that loss function: found once a model, they do not change"
+    if model not in _PARTS:
+        lm = _causal_lm(model)
+        _PARTS[model] = ([m for m, _ in router_modules(model)], lm, _loss_func(lm))
+    return _PARTS[model]
+
 def moe_forward(model: nn.Module, **batch) -> tuple:
     "`model(**batch)` and transformers' load-balancing loss of that forward, from the logits `keep_router_logits` kept"
     _Routers.on = True
     try: out = model(**batch)
     finally: _Routers.on = False
-    routers = [m for m, _ in router_modules(model)]
+    routers, lm, loss_func = moe_parts(model)
     need(routers and all(getattr(m, '_fsdp_qlora_logits', None) is not None for m in routers), "moe_forward: the routers kept no logits (call keep_router_logits first)")
     logits = tuple(m._fsdp_qlora_logits for m in routers)
     for m in routers: m._fsdp_qlora_logits = None
-    lm = _causal_lm(model)
-    return out, _loss_func(lm)(logits, lm.num_experts, lm.num_experts_per_tok, batch.get('attention_mask'))
+    return out, loss_func(logits, lm.num_experts, lm.num_experts_per_tok, batch.get('attention_mask'))
 
 # %% ../nbs/19_moe.ipynb #93570bfa
 def split_expert_adapter(sd: dict) -> tuple[dict, dict]:

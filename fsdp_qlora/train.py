@@ -33,9 +33,9 @@ from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'ATTEMPT_KEY', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0', 'no_sync_wanted',
            'activation_offload', 'setup', 'agent_store_shared', 'attempt_name', 'join_group', 'run_model', 'load',
-           'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler',
-           'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state', 'save',
-           'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'end_rank',
+           'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'host_collectives', 'train_step', 'Logger', 'MemoryMarks',
+           'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state',
+           'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'end_rank',
            'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
@@ -249,15 +249,24 @@ def micro_loss(run: Run, model, b: dict, labels) -> tuple:
     with run.fwd_ctx(), head_replaced(model, labels, head_loss): out, aux = fwd(**b)
     return out.logits, aux
 
+def host_collectives() -> bool:
+    "Whether the default process group reduces CPU tensors (gloo, beside NCCL or alone): then the step's counts stay on the host"
+    return 'gloo' in dist.get_backend_config()
+
+def _to_device(v, dev):
+    "A batch tensor on `dev`, copied from pinned memory on a GPU (a copy from pageable memory waits for the GPU's queued work)"
+    return (v.pin_memory() if dev.type == 'cuda' else v).to(dev, non_blocking=True)
+
 def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = None, mem=None) -> dict:
     "One optimizer step over the micro-batches `micro`; returns loss (mean per target token; None without one), target and input tokens, grad norm"
     dev, mem = run.device, mem or (lambda k: None)
     counts = torch.tensor([float(sum((b['labels'][:, 1:] != -100).sum() for b in micro)),
-                           float(sum(b['input_ids'].numel() if 'position_ids' in b else b['attention_mask'].sum() for b in micro))], device=dev)
+                           float(sum(b['input_ids'].numel() if 'position_ids' in b else b['attention_mask'].sum() for b in micro))],
+                          device='cpu' if host_collectives() else dev)    # on the host: no wait for the GPU to read them
     dist.all_reduce(counts); n_tok = counts[0].clamp(min=1)
     total, aux_total = torch.zeros((), device=dev), torch.zeros((), device=dev)
     for i, b in enumerate(micro):
-        b = {k: v.to(dev, non_blocking=True) for k, v in b.items()}
+        b = {k: _to_device(v, dev) for k, v in b.items()}
         labels = b.pop('labels')
         run.sync_grads(model, last=i == len(micro) - 1)
         mem('before_forward')
@@ -279,9 +288,11 @@ def train_step(run: Run, model, micro: list, opt, scaler, clip: float | None = N
     dist.all_reduce(total)
     if run.aux_coef is not None: dist.all_reduce(aux_total)
     gnorm = gnorm.full_tensor() if isinstance(gnorm, DTensor) else gnorm
-    return dict(loss=(total/n_tok).item() if has_targets else None, targets=int(counts[0]), tokens=int(counts[1]),
-                grad_norm=None if gnorm is None else float(gnorm),
-                aux_loss=(aux_total/(run.world*len(micro))).item() if run.aux_coef is not None else None)
+    vals = dict(loss=total/n_tok, grad_norm=gnorm, aux_loss=aux_total/(run.world*len(micro)) if run.aux_coef is not None else None)
+    vals = {k: v.float() for k, v in vals.items() if v is not None}
+    vals = dict(zip(vals, torch.stack(list(vals.values())).tolist()))    # one wait for the GPU a step, not one per number
+    return dict(loss=vals['loss'] if has_targets else None, targets=int(counts[0]), tokens=int(counts[1]),
+                grad_norm=vals.get('grad_norm'), aux_loss=vals.get('aux_loss'))
 
 # %% ../nbs/08_train.ipynb #d750cdc0
 class Logger:
