@@ -8,7 +8,8 @@
 #   step_s            median wall time of the steps after WARM (3), the sync-debug step and the PSTEPS (3) traced ones (no profiler on)
 #   syncs_per_step    host waits for the GPU in step WARM (torch.cuda.set_sync_debug_mode('warn')), syncs: where
 #   gpu_busy_s        the GPU's busy time a step (union of kernel intervals; CUDA-only tracing over PSTEPS steps) vs traced_wall_s
-# Host-bound when gpu_busy_s << step_s. Logs in $OUT/hostcost_<row>.log. The checkpoint is deleted at the end (disk).
+# Host-bound when gpu_busy_s << step_s. PYSPY=1 samples the "new" row with py-spy (non-blocking, 100 Hz; from .whl-bench) into
+# $OUT/pyspy_new.txt (collapsed stacks: `python3 scripts/device/pyspy_top.py FILE` ranks the functions by own and total samples). Logs in $OUT/hostcost_<row>.log. The checkpoint is deleted at the end (disk).
 #   WHEELS=".whl .whl-bench" bash scripts/device/hostcost.sh
 # Smoke test without a GPU (the proxy, tiny): python scripts/hostcost.py write /tmp/hc 64 8 && python scripts/hostcost.py run /tmp/hc
 set -o pipefail
@@ -27,7 +28,7 @@ run_row() {   # name, OLD_SYNCS, extra flags...
   local name=$1 old=$2; shift 2
   stamp "run $name ($(left)s left)"
   OLD_SYNCS=$old STEPS=${STEPS:-16} WARM=${WARM:-3} PSTEPS=${PSTEPS:-3} timeout -k 10 $(( $(left) < ${RUN_S:-150} ? $(left) : ${RUN_S:-150} )) \
-    python3 scripts/hostcost.py run $CK/olmoe_1b_7b $GPU_FLAGS "$@" > $OUT/hostcost_$name.log 2>&1
+    $( [[ ${PYSPY:-0} == 1 && $name == new ]] && echo "/tmp/site/bin/py-spy record -r 100 --nonblocking -f raw -o $OUT/pyspy_new.txt --" ) python3 scripts/hostcost.py run $CK/olmoe_1b_7b $GPU_FLAGS "$@" > $OUT/hostcost_$name.log 2>&1
   echo "rc=$?"; grep -E "^step [0-9]+:|Error|error" $OUT/hostcost_$name.log | tail -4
   tail -1 $OUT/hostcost_$name.log | grep '^{' | python3 -c "import json, sys; r = json.load(sys.stdin); r['row'] = '$name'; print(json.dumps(r))" | tee -a $OUT/hostcost.jsonl
 }
