@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import *
-from .quantize import QUANT_BACKENDS, hold_quantized
+from .quantize import QUANT_BACKENDS, hold_quantized, fp8_rows
 
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
-           'is_experts', 'is_moe', 'QuantStack', 'fp8_rowwise', 'quantize_stack', 'QuantExperts', 'Routing',
-           'sort_pairs', 'fp8_ready', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer',
-           'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_parts',
-           'moe_forward', 'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
+           'is_experts', 'is_moe', 'QuantStack', 'quantize_stack', 'QuantExperts', 'Routing', 'sort_pairs', 'fp8_ready',
+           'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer', 'CheckpointKeys',
+           'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_parts', 'moe_forward',
+           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
            'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
@@ -102,17 +102,10 @@ def _bf16_gemm(a: torch.Tensor, W: torch.Tensor, offs: torch.Tensor) -> torch.Te
     "`a @ W_e.T` for the rows of `a` grouped by expert, `W` of shape `(E, out, in)`: PyTorch's grouped GEMM"
     return F.grouped_mm(a, W.transpose(1, 2), offs=offs)
 
-def fp8_rowwise(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "`t` as float8_e4m3fn codes with one float32 scale per row (the last dimension's largest magnitude maps to 448): `t ≈ codes·scale`"
-    amax = t.detach().abs().amax(-1, keepdim=True).float().clamp(min=1e-12)
-    scale = amax/torch.finfo(torch.float8_e4m3fn).max
-    return (t.float()/scale).to(torch.float8_e4m3fn), scale.squeeze(-1).contiguous()
-
 def _fp8_gemm(a: torch.Tensor, W: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
-    "`_bf16_gemm` in FP8: the rows of `a` and of each `W_e` quantized row-wise (`fp8_rowwise`), one `torch._scaled_grouped_mm` (bf16 out)"
-    qa, sa = fp8_rowwise(a)
-    qw, sw = fp8_rowwise(W)
-    return torch._scaled_grouped_mm(qa, qw.contiguous().transpose(1, 2), sa, sw, offs=offs, out_dtype=torch.bfloat16)
+    "`_bf16_gemm` in FP8: the rows of `a` and of each `W_e` quantized row-wise (`fp8_rows`), one `torch._scaled_grouped_mm` (bf16 out)"
+    (qa, sa), (qw, sw) = fp8_rows(a), fp8_rows(W, contiguous=False)        # W may be a transposed view: its copy is made below
+    return torch._scaled_grouped_mm(qa, qw.contiguous().transpose(1, 2), sa.squeeze(-1), sw.squeeze(-1), offs=offs, out_dtype=torch.bfloat16)
 
 GROUPED_GEMMS = {'bf16': _bf16_gemm, 'fp8': _fp8_gemm}   # the GEMM of a grouped kernel: `(a, W, offs) -> a @ W_e.T` by groups
 

@@ -18,8 +18,9 @@ from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'QuantBackend', 'nf4_code', 'quant_options', 'hold_quantized',
-           'QuantLinear', 'is_quant', 'quantize_weight', 'load_quantized', 'quantize_linears']
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'QuantBackend', 'nf4_code',
+           'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight', 'load_quantized',
+           'quantize_linears', 'fp8_rows']
 
 # %% ../nbs/02_quantize.ipynb #c738bbbe
 @dataclass
@@ -215,3 +216,14 @@ def quantize_linears(model: nn.Module, backend: str = 'bnb', skip=('lm_head',), 
                                                backend=backend, compute_dtype=compute_dtype, device=child.weight.device,
                                                bias_dtype=child.weight.dtype, **opts))
     return model
+
+# %% ../nbs/02_quantize.ipynb #7bc5c505
+FP8 = torch.float8_e4m3fn
+FP8_MAX = torch.finfo(FP8).max        # 448
+FP8_FLOOR = 1e-12                     # the smallest row maximum a scale is made from: a zero row gets zero codes
+
+def fp8_rows(t: torch.Tensor, contiguous: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    "`t` in FP8 e4m3 along its last dimension: codes (row-major where `contiguous`, else in `t`'s layout) and float32 scales `(..., 1)`"
+    scale = t.detach().abs().amax(-1, keepdim=True).float().clamp(min=FP8_FLOOR)/FP8_MAX
+    codes = (t.float()/scale).clamp(-FP8_MAX, FP8_MAX).to(FP8)
+    return (codes.contiguous() if contiguous else codes), scale

@@ -15,21 +15,20 @@ from functools import partial, lru_cache
 from typing import Callable
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
-from .quantize import nf4_code, QUANT_BACKENDS, QuantLinear
+from .quantize import nf4_code, QUANT_BACKENDS, QuantLinear, FP8, fp8_rows
 from .fsdp import decoder_layers
 from .adapters import LoRA
 from torch.library import wrap_triton
 
 # %% auto #0
-__all__ = ['FP8', 'FP8_MAX', 'FP8_FLOOR', 'BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES',
-           'OFFLOAD_MIN_BYTES', 'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS',
-           'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'quant_args', 'dequantized', 'dequant_mm',
-           'dequant_mm_backward', 'dequant_matmul', 'fp8_rows', 'fp8_mm', 'dequantize_op', 'fp8_input_grad',
-           'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul', 'use_base_matmul',
-           'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward', 'DropoutLinear',
-           'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec',
-           'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed',
-           'cuda_allocator_defaults']
+__all__ = ['BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
+           'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF',
+           'recompute_stop', 'compile_layers', 'quant_args', 'dequantized', 'dequant_mm', 'dequant_mm_backward',
+           'dequant_matmul', 'fp8_mm', 'dequantize_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul',
+           'curves_agree', 'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
+           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
+           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
+           'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -91,15 +90,6 @@ def dequant_matmul(x: torch.Tensor, m: nn.Module) -> torch.Tensor:
     return dequant_mm(x, *quant_args(m))
 
 # %% ../nbs/16_speed.ipynb #8642b380
-FP8 = torch.float8_e4m3fn
-FP8_MAX = torch.finfo(FP8).max        # 448
-FP8_FLOOR = 1e-12                     # the smallest row maximum a scale is made from: a zero row gets zero codes
-
-def fp8_rows(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "2-D `t` in FP8 e4m3, row by row: row-major codes and float32 scales `(rows, 1)`, `t ≈ codes·scales`"
-    scale = t.abs().amax(-1, keepdim=True).float().clamp(min=FP8_FLOOR)/FP8_MAX
-    return (t.float()/scale).clamp(-FP8_MAX, FP8_MAX).to(FP8).contiguous(), scale
-
 def fp8_mm(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
     "`a @ b.T` for `a` `(M, K)` and `b` `(N, K)`, both quantized row-wise to FP8 (`fp8_rows`), out in `dtype`"
     a8, sa = fp8_rows(a); b8, sb = fp8_rows(b)
