@@ -18,11 +18,11 @@ from .quantize import QUANT_BACKENDS, hold_quantized, fp8_rows
 
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
-           'is_experts', 'is_moe', 'QuantStack', 'quantize_stack', 'QuantExperts', 'Routing', 'sort_pairs', 'fp8_ready',
-           'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer', 'CheckpointKeys',
-           'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_parts', 'moe_forward',
-           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
-           'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
+           'is_experts', 'is_moe', 'QuantStack', 'grouped_dequant_mm', 'grouped_dequant_mm_backward', 'quantize_stack',
+           'QuantExperts', 'Routing', 'sort_pairs', 'fp8_ready', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA',
+           'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'router_modules',
+           'keep_router_logits', 'moe_parts', 'moe_forward', 'split_expert_adapter', 'peft_expert_tensors',
+           'check_expert_adapter', 'expert_deltas', 'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -75,9 +75,16 @@ class QuantStack(nn.Module):
         if whole: return self.backend.dequantize(whole(self)).view(self.num_experts, self.out_features, self.in_features)
         return torch.stack([self.backend.dequantize(self.expert(e)) for e in range(self.num_experts)])
 
+    def quant_args(self) -> tuple:
+        "The stack as the grouped ops take it: its quantized tensors, backend name, `[E, out, in]` and option values"
+        return ([getattr(self, n) for n in self.quant_names()], self.backend.name, [self.num_experts, self.out_features, self.in_features],
+                [self.opts[k] for k in self.backend.defaults])
+
     def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
         "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`; `gemm`: a `GROUPED_GEMMS` row)"
-        return _GroupedDequant.apply(x.to(self.compute_dtype), offs, self, keep, gemm)
+        x = x.to(self.compute_dtype)
+        if keep: return _GroupedDequant.apply(x, offs, self, keep, gemm)
+        return grouped_dequant_mm(x, offs, *self.quant_args(), gemm)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -123,6 +130,48 @@ class _GroupedDequant(torch.autograd.Function):
         offs, *kept = ctx.saved_tensors
         W = kept[0] if kept else ctx.stack.dequantize()
         return GROUPED_GEMMS[ctx.gemm](g.contiguous(), W.transpose(1, 2), offs), None, None, None, None
+
+class _StackView(_View):
+    "A `QuantStack`'s attributes without the module, rebuilt inside an op from the tensors it is given; dequantized as a stack is"
+    def quant_names(self) -> list[str]: return QuantStack.quant_names(self)
+    def expert(self, e: int) -> _View: return QuantStack.expert(self, e)
+    def dequantize(self) -> torch.Tensor: return QuantStack.dequantize(self)
+
+def _stack_view(q: list, backend: str, shape: list, opts: list, dtype: torch.dtype) -> _StackView:
+    "The stack that `QuantStack.quant_args` gave as `q, backend, shape, opts`, in compute dtype `dtype`"
+    row, (E, o, i) = QUANT_BACKENDS[backend], shape
+    kw = dict(zip(row.defaults, opts))
+    return _StackView(backend=row, num_experts=E, out_features=o, in_features=i, opts=kw, compute_dtype=dtype,
+                      **dict(zip(row.shapes(o, i, **kw), q)))
+
+def _out_dtype(x: torch.Tensor, gemm: str) -> torch.dtype: return torch.bfloat16 if gemm == 'fp8' else x.dtype
+
+@torch.library.custom_op('fsdp_qlora::grouped_dequant_mm', mutates_args=())
+def grouped_dequant_mm(x: torch.Tensor, offs: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int],
+                       gemm: str) -> torch.Tensor:
+    "`x @ W_e.T` by expert groups, the stack `W` dequantized from `q` inside the op (never a value the compiler could keep)"
+    return GROUPED_GEMMS[gemm](x, _stack_view(q, backend, shape, opts, x.dtype).dequantize(), offs)
+
+@grouped_dequant_mm.register_fake
+def _(x, offs, q, backend, shape, opts, gemm): return x.new_empty(x.shape[0], shape[1], dtype=_out_dtype(x, gemm))
+
+@torch.library.custom_op('fsdp_qlora::grouped_dequant_mm_backward', mutates_args=())
+def grouped_dequant_mm_backward(g: torch.Tensor, offs: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int],
+                                opts: list[int], gemm: str) -> torch.Tensor:
+    "The input gradient of `grouped_dequant_mm`: `g @ W_e` by groups, the stack dequantized again"
+    W = _stack_view(q, backend, shape, opts, g.dtype).dequantize()
+    return GROUPED_GEMMS[gemm](g.contiguous(), W.transpose(1, 2), offs)
+
+@grouped_dequant_mm_backward.register_fake
+def _(g, offs, q, backend, shape, opts, gemm): return g.new_empty(g.shape[0], shape[2], dtype=_out_dtype(g, gemm))
+
+def _gdm_setup(ctx, inputs, output):
+    _, offs, ctx.q, ctx.backend, ctx.shape, ctx.opts, ctx.gemm = inputs    # the codes as attributes: saved-tensor hooks see nothing
+    ctx.save_for_backward(offs)
+def _gdm_backward(ctx, g):
+    offs, = ctx.saved_tensors
+    return grouped_dequant_mm_backward(g, offs, ctx.q, ctx.backend, ctx.shape, ctx.opts, ctx.gemm), None, [None]*len(ctx.q), None, None, None, None
+grouped_dequant_mm.register_autograd(_gdm_backward, setup_context=_gdm_setup)
 
 @torch.no_grad()
 def quantize_stack(stack: QuantStack, W: torch.Tensor) -> dict:

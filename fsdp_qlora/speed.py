@@ -630,7 +630,7 @@ def _fused_dropout_suits(cfg, cuda) -> bool:
     return cuda and cfg.lora_dropout > 0 and TRAIN_TYPES[cfg.train_type].adapter in works
 
 SPEED_DEFAULTS = {d.flag: d for d in [
-    SpeedDefault('experts_kernel', 'grouped', 'loop', _grouped_suits, why='one grouped GEMM per expert projection'),   # before compile, which reads it
+    SpeedDefault('experts_kernel', 'grouped_gather', 'loop', _grouped_suits, why='one grouped GEMM per expert projection, rows put back by gathers'),   # before compile, which reads it
     SpeedDefault('compile', True, False, _compile_suits, why='compiled decoder layers'),
     SpeedDefault('loss', 'chunked', 'standard', why='never holds the full float32 logits'),
     SpeedDefault('lora_dropout_kernel', 'fused', 'torch', lambda cfg, cuda: _fused_dropout_suits(cfg, cuda), why='dropout inside lora_A'),

@@ -75,12 +75,12 @@ class GpuSteps(Steps):
     "Steps on a GPU: after WARM steps, one step under sync debug 'warn' (its syncs counted), then PSTEPS steps traced for kernels only"
     def __init__(self):
         super().__init__(None)
-        self.syncs, self.busy, self.traced, self.prof = None, [], None, None
+        self.syncs, self.busy, self.traced, self.trace = None, [], None, None   # not self.prof: Steps' own profiler hook
 
     def __call__(self, *a, **kw):
         import torch, warnings
         n = self.n
-        if n == WARM + 1 + PSTEPS and self.prof is not None: self._stop()
+        if n == WARM + 1 + PSTEPS and self.trace is not None: self._stop()
         if n == WARM:
             torch.cuda.synchronize()
             with warnings.catch_warnings(record=True) as w:
@@ -92,14 +92,14 @@ class GpuSteps(Steps):
         if n == WARM + 1:
             from torch.profiler import profile, ProfilerActivity
             torch.cuda.synchronize()
-            self.prof = profile(activities=[ProfilerActivity.CUDA]); self.prof.__enter__(); self.t0 = time.perf_counter()
+            self.trace = profile(activities=[ProfilerActivity.CUDA]); self.trace.__enter__(); self.t0 = time.perf_counter()
         return super().__call__(*a, **kw)
 
     def _stop(self):
         import torch
         torch.cuda.synchronize(); wall = time.perf_counter() - self.t0
-        self.prof.__exit__(None, None, None)
-        iv = sorted((e.start_ns()/1e3, (e.start_ns() + e.duration_ns())/1e3) for e in self.prof.profiler.kineto_results.events()
+        self.trace.__exit__(None, None, None)
+        iv = sorted((e.start_ns()/1e3, (e.start_ns() + e.duration_ns())/1e3) for e in self.trace.profiler.kineto_results.events()
                     if e.device_type().name == 'CUDA')            # kernels and copies on the GPU (us)
         busy, end = 0, None
         for a, b in iv:                                   # the union of kernel intervals (us)
@@ -107,7 +107,7 @@ class GpuSteps(Steps):
             elif b > end: busy += b - end; end = b
         self.traced = dict(traced_steps=PSTEPS, traced_wall_s=round(wall/PSTEPS, 4), gpu_busy_s=round(busy/1e6/PSTEPS, 4),
                            kernels_per_step=len(iv)//PSTEPS)
-        self.prof = None
+        self.trace = None
 
     def median(self, cpu=False):
         t = self.cpu if cpu else self.starts                 # the steps after the sync-debug and traced ones
