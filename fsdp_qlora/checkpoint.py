@@ -297,7 +297,7 @@ class Stopper:
     def agreed(self, device) -> int:
         "The signal any rank got (0: none); every rank calls this after each step (alone: no collective; beside gloo: on the host, no GPU wait)"
         if dist.get_world_size() == 1: return self.signum
-        flag = torch.tensor(float(self.signum), device='cpu' if 'gloo' in dist.get_backend_config() else device)
+        flag = torch.tensor(float(self.signum), device='cpu' if host_collectives() else device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return int(flag.item())
 

@@ -13,9 +13,9 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['QUIET_LOGS', 'rank', 'world_size', 'is_rank0', 'rprint', 'ConfigError', 'need', 'atomic_path', 'default_device',
-           'fmt_bytes', 'host_rss', 'ToDebug', 'quiet_dependency_logs', 'underscore_aliases', 'cli_parser', 'run_cli',
-           'our_lines']
+__all__ = ['QUIET_LOGS', 'rank', 'world_size', 'is_rank0', 'host_collectives', 'rprint', 'ConfigError', 'need', 'atomic_path',
+           'default_device', 'fmt_bytes', 'host_rss', 'ToDebug', 'quiet_dependency_logs', 'underscore_aliases',
+           'cli_parser', 'run_cli', 'our_lines']
 
 # %% ../nbs/00_core.ipynb #4f75f8f0
 def rank() -> int:
@@ -31,6 +31,10 @@ def world_size() -> int:
 def is_rank0() -> bool:
     "True on the process that prints, logs and writes files"
     return rank() == 0
+
+def host_collectives() -> bool:
+    "Whether the default process group reduces CPU tensors (gloo, alone or beside NCCL): then a flag or count can stay on the host"
+    return 'gloo' in dist.get_backend_config()
 
 # %% ../nbs/00_core.ipynb #0d7cb4c9
 def rprint(*args, **kwargs):

@@ -6,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/moe.html.md"""
 
 # %% ../nbs/19_moe.ipynb #26a19cce
 from __future__ import annotations
-import math, weakref
+import math
 from copy import deepcopy
 from functools import partial
 from typing import Callable
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import *
-from .quantize import QUANT_BACKENDS, hold_quantized, fp8_rows
+from .quantize import hold_quantized, fp8_rows, quant_args, quant_fields
 
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
@@ -75,16 +75,11 @@ class QuantStack(nn.Module):
         if whole: return self.backend.dequantize(whole(self)).view(self.num_experts, self.out_features, self.in_features)
         return torch.stack([self.backend.dequantize(self.expert(e)) for e in range(self.num_experts)])
 
-    def quant_args(self) -> tuple:
-        "The stack as the grouped ops take it: its quantized tensors, backend name, `[E, out, in]` and option values"
-        return ([getattr(self, n) for n in self.quant_names()], self.backend.name, [self.num_experts, self.out_features, self.in_features],
-                [self.opts[k] for k in self.backend.defaults])
-
     def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
         "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`; `gemm`: a `GROUPED_GEMMS` row)"
         x = x.to(self.compute_dtype)
         if keep: return _GroupedDequant.apply(x, offs, self, keep, gemm)
-        return grouped_dequant_mm(x, offs, *self.quant_args(), gemm)
+        return grouped_dequant_mm(x, offs, *quant_args(self), gemm)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -138,11 +133,8 @@ class _StackView(_View):
     def dequantize(self) -> torch.Tensor: return QuantStack.dequantize(self)
 
 def _stack_view(q: list, backend: str, shape: list, opts: list, dtype: torch.dtype) -> _StackView:
-    "The stack that `QuantStack.quant_args` gave as `q, backend, shape, opts`, in compute dtype `dtype`"
-    row, (E, o, i) = QUANT_BACKENDS[backend], shape
-    kw = dict(zip(row.defaults, opts))
-    return _StackView(backend=row, num_experts=E, out_features=o, in_features=i, opts=kw, compute_dtype=dtype,
-                      **dict(zip(row.shapes(o, i, **kw), q)))
+    "The stack that `quant_args` gave as `q, backend, [E, out, in], opts`, in compute dtype `dtype`"
+    return _StackView(num_experts=shape[0], **quant_fields(q, backend, shape[1:], opts, dtype))
 
 def _out_dtype(x: torch.Tensor, gemm: str) -> torch.dtype: return torch.bfloat16 if gemm == 'fp8' else x.dtype
 
@@ -469,14 +461,13 @@ def _causal_lm(model: nn.Module) -> nn.Module:
     "The module of `model` whose forward computes the router loss: it has `num_experts_per_tok` and a `load_balancing_loss_func` beside its class"
     return next(m for m in model.modules() if hasattr(m, 'num_experts_per_tok') and _loss_func(m) is not None)
 
-_PARTS = weakref.WeakKeyDictionary()
-
 def moe_parts(model: nn.Module) -> tuple:
-    "`model`'s routers (forward order), the module computing its router loss, and that loss function: found once a model, they do not change"
-    if model not in _PARTS:
+    "`model`'s routers (forward order), the module computing its router loss, and that loss function: found once a model and kept on it"
+    parts = vars(model).get('_fsdp_qlora_moe_parts')     # on the model, not in a table keyed by it: the parts include the model itself
+    if parts is None:
         lm = _causal_lm(model)
-        _PARTS[model] = ([m for m, _ in router_modules(model)], lm, _loss_func(lm))
-    return _PARTS[model]
+        parts = vars(model)['_fsdp_qlora_moe_parts'] = ([m for m, _ in router_modules(model)], lm, _loss_func(lm))
+    return parts
 
 def moe_forward(model: nn.Module, **batch) -> tuple:
     "`model(**batch)` and transformers' load-balancing loss of that forward, from the logits `keep_router_logits` kept"

@@ -20,7 +20,7 @@ from fastcore.basics import store_attr
 # %% auto #0
 __all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'QuantBackend', 'nf4_code',
            'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight', 'load_quantized',
-           'quantize_linears', 'fp8_rows']
+           'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows']
 
 # %% ../nbs/02_quantize.ipynb #c738bbbe
 @dataclass
@@ -216,6 +216,19 @@ def quantize_linears(model: nn.Module, backend: str = 'bnb', skip=('lm_head',), 
                                                backend=backend, compute_dtype=compute_dtype, device=child.weight.device,
                                                bias_dtype=child.weight.dtype, **opts))
     return model
+
+# %% ../nbs/02_quantize.ipynb #c0ed7975
+def quant_args(m: nn.Module) -> tuple:
+    "A quantized layer (or expert stack) as our ops take it: its quantized tensors, backend name, `[E,] out, in` and option values"
+    lead = [m.num_experts] if hasattr(m, 'num_experts') else []
+    return ([getattr(m, n) for n in m.quant_names()], m.backend.name, [*lead, m.out_features, m.in_features],
+            [m.opts[k] for k in m.backend.defaults])
+
+def quant_fields(q: list, backend: str, shape: list, opts: list, dtype: torch.dtype) -> dict:
+    "The attributes a backend's `dequantize` reads off an `(out, in)` layer, from `quant_args`' `q, backend, shape, opts`, in `dtype`"
+    row, (o, i) = QUANT_BACKENDS[backend], shape
+    kw = dict(zip(row.defaults, opts))
+    return dict(zip(row.shapes(o, i, **kw), q), backend=row, opts=kw, out_features=o, in_features=i, compute_dtype=dtype)
 
 # %% ../nbs/02_quantize.ipynb #7bc5c505
 FP8 = torch.float8_e4m3fn

@@ -15,7 +15,7 @@ from functools import partial, lru_cache
 from typing import Callable
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
-from .quantize import nf4_code, QUANT_BACKENDS, QuantLinear, FP8, fp8_rows
+from .quantize import nf4_code, QUANT_BACKENDS, QuantLinear, FP8, fp8_rows, quant_args, quant_fields
 from .fsdp import decoder_layers
 from .adapters import LoRA
 from torch.library import wrap_triton
@@ -23,9 +23,9 @@ from torch.library import wrap_triton
 # %% auto #0
 __all__ = ['BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
            'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF',
-           'recompute_stop', 'compile_layers', 'quant_args', 'dequantized', 'dequant_mm', 'dequant_mm_backward',
-           'dequant_matmul', 'fp8_mm', 'dequantize_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul',
-           'curves_agree', 'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
+           'recompute_stop', 'compile_layers', 'dequantized', 'dequant_mm', 'dequant_mm_backward', 'dequant_matmul',
+           'fp8_mm', 'dequantize_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree',
+           'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
            'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
            'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
            'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
@@ -54,16 +54,9 @@ def compile_layers(model: nn.Module, device=None, **kwargs) -> nn.Module:
     return model
 
 # %% ../nbs/16_speed.ipynb #88181702
-def quant_args(m: nn.Module) -> tuple:
-    "A `QuantLinear`'s quantized tensors, backend name, `[out, in]` and option values: the arguments of our dequantizing ops"
-    return [getattr(m, n) for n in m.quant_names()], m.backend.name, [m.out_features, m.in_features], [m.opts[k] for k in m.backend.defaults]
-
 def dequantized(q: list, backend: str, shape: list, opts: list, dtype: torch.dtype) -> torch.Tensor:
     "The `(out, in)` weight that `backend` dequantizes from a layer's quantized tensors `q` (in `quant_names` order), in `dtype`"
-    row = QUANT_BACKENDS[backend]
-    kw = dict(zip(row.defaults, opts))
-    names = row.shapes(*shape, **kw)
-    return row.dequantize(SimpleNamespace(**dict(zip(names, q)), opts=kw, out_features=shape[0], in_features=shape[1], compute_dtype=dtype))
+    return QUANT_BACKENDS[backend].dequantize(SimpleNamespace(**quant_fields(q, backend, shape, opts, dtype)))
 
 @torch.library.custom_op('fsdp_qlora::dequant_mm', mutates_args=())
 def dequant_mm(x: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int]) -> torch.Tensor:

@@ -33,9 +33,9 @@ from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'ATTEMPT_KEY', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0', 'no_sync_wanted',
            'activation_offload', 'setup', 'agent_store_shared', 'attempt_name', 'join_group', 'run_model', 'load',
-           'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'host_collectives', 'train_step', 'Logger', 'MemoryMarks',
-           'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state',
-           'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'end_rank',
+           'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler',
+           'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state', 'save',
+           'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'end_rank',
            'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
@@ -248,10 +248,6 @@ def micro_loss(run: Run, model, b: dict, labels) -> tuple:
         return token_loss_sum(out.logits, labels), aux
     with run.fwd_ctx(), head_replaced(model, labels, head_loss): out, aux = fwd(**b)
     return out.logits, aux
-
-def host_collectives() -> bool:
-    "Whether the default process group reduces CPU tensors (gloo, beside NCCL or alone): then the step's counts stay on the host"
-    return 'gloo' in dist.get_backend_config()
 
 def _to_device(v, dev):
     "A batch tensor on `dev`, copied from pinned memory on a GPU (a copy from pageable memory waits for the GPU's queued work)"
