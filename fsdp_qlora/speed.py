@@ -22,10 +22,10 @@ from torch.library import wrap_triton
 
 # %% auto #0
 __all__ = ['BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
-           'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF',
-           'recompute_stop', 'compile_layers', 'dequantized', 'dequant_mm', 'dequant_mm_backward', 'dequant_matmul',
-           'fp8_mm', 'dequantize_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree',
-           'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
+           'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'KEEP_SHARE', 'SPEED_DEFAULTS',
+           'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'dequantized', 'dequant_mm', 'dequant_mm_backward',
+           'dequant_matmul', 'fp8_mm', 'dequantize_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul',
+           'curves_agree', 'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
            'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
            'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
            'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
@@ -574,6 +574,11 @@ class SpeedDefault:
     suits: Callable = lambda cfg, cuda: True   # (cfg, cuda) -> bool; when False the CPU value is used
     why: str = ''
 
+    def pick(self, cfg, cuda: bool):
+        "The value `auto` becomes for `cfg`; a callable `cuda` value is asked with `cfg`"
+        if not (cuda and self.suits(cfg, cuda)): return self.cpu
+        return self.cuda(cfg) if callable(self.cuda) else self.cuda
+
 @lru_cache(maxsize=2)
 def _empty(model_name: str) -> nn.Module:
     "The empty (meta) model of `--model_name`, built once for every `auto` row that reads it"
@@ -613,6 +618,15 @@ def _grouped_suits(cfg, cuda) -> bool:
     "A MoE model in bf16 with a LoRA rank that is a multiple of 8 (CUDA's grouped GEMM wants bf16, 16-byte-aligned rows)"
     return hasattr(F, 'grouped_mm') and cfg.precision == 'bf16' and cfg.lora_rank % 8 == 0 and not _dense(cfg)
 
+KEEP_SHARE = 0.02   # the `_keep` expert rows when one layer's dequantized experts take at most this share of the card
+
+def _experts_kernel(cfg) -> str:
+    "`grouped_gather_keep` where one MoE layer's experts in bf16 take at most `KEEP_SHARE` of the card (held from the layer's recompute to its backward), else `grouped_gather`"
+    from fsdp_qlora.moe import is_experts
+    experts = next(m for m in _empty(cfg.model_name).modules() if is_experts(m))
+    fits = cfg.use_gradient_checkpointing and 2*sum(p.numel() for p in experts.parameters()) <= KEEP_SHARE*_card_bytes(cfg)
+    return 'grouped_gather_keep' if fits else 'grouped_gather'
+
 def _compile_suits(cfg, cuda) -> bool:
     "Dense models, and MoE models whose experts run grouped (any `EXPERT_KERNELS` row but the loop, which breaks the graph at every hit expert)"
     return cfg.experts_kernel != 'loop' or _dense(cfg)
@@ -623,7 +637,7 @@ def _fused_dropout_suits(cfg, cuda) -> bool:
     return cuda and cfg.lora_dropout > 0 and TRAIN_TYPES[cfg.train_type].adapter in works
 
 SPEED_DEFAULTS = {d.flag: d for d in [
-    SpeedDefault('experts_kernel', 'grouped_gather', 'loop', _grouped_suits, why='one grouped GEMM per expert projection, rows put back by gathers'),   # before compile, which reads it
+    SpeedDefault('experts_kernel', _experts_kernel, 'loop', _grouped_suits, why='one grouped GEMM per expert projection, rows put back by gathers'),   # before compile, which reads it
     SpeedDefault('compile', True, False, _compile_suits, why='compiled decoder layers'),
     SpeedDefault('loss', 'chunked', 'standard', why='never holds the full float32 logits'),
     SpeedDefault('lora_dropout_kernel', 'fused', 'torch', lambda cfg, cuda: _fused_dropout_suits(cfg, cuda), why='dropout inside lora_A'),
@@ -639,7 +653,7 @@ def resolve_speed(cfg, cuda: bool | None = None, quiet: bool = False):
     chose = {}
     for d in SPEED_DEFAULTS.values():
         if getattr(cfg, d.flag, None) != AUTO: continue
-        v = d.cuda if cuda and d.suits(cfg, cuda) else d.cpu
+        v = d.pick(cfg, cuda)
         setattr(cfg, d.flag, v); chose[d.flag] = v
     if chose and cuda and not quiet:
         rprint("Speed defaults (auto): " + ' '.join(f"--{k} {str(v).lower()}" for k, v in chose.items()) + " (set a flag to override)")
