@@ -24,7 +24,7 @@ from .moe import is_moe, EXPERT_KERNELS
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS, decoder_layers, kept_layers, layer_halves
 from .data import DATASETS, PROMPT_STYLES, check_token_ids, get_tokenizer
-from .train import OPTIMIZERS, SCHEDULES, fsdp_main
+from .train import OPTIMIZERS, SCHEDULES, LOST_PEER, fsdp_main
 from .load import resolve_model, weight_files, check_saved_quant, empty_model, ATTENTIONS
 from .families import packs_by_position
 from .checkpoint import validate_checkpointing, parse_faults, RunStopped, STOP_SIGNALS
@@ -257,6 +257,7 @@ def ending(code: int) -> str:
     "How a process that exited with `code` ended, in words"
     if code < 0: return f"was killed by {signal.Signals(-code).name}" + (" (kill -9, or the out-of-memory killer)" if -code == signal.SIGKILL else "")
     if code in STOP_CODES: return f"stopped on {signal.Signals(code - 128).name}"
+    if code == LOST_PEER: return f"exited with status {code} (a collective failed: another rank ended or stopped answering)"
     return f"exited with status {code}" + (" (its error is above)" if code else "")
 
 def _forward(procs, got: list):
@@ -269,7 +270,7 @@ def _forward(procs, got: list):
     return handle
 
 def supervise(procs: list, grace: float = 3.0):
-    "Wait for the ranks; pass signals on; when one ends badly, end the rest (after `grace` s) and raise `RunFailed` naming it"
+    "Wait for the ranks; pass signals on; when one ends badly, end the rest (after `grace` s) and raise `RunFailed` naming the first that failed by itself"
     got, main = [], threading.current_thread() is threading.main_thread()
     old = {s: signal.signal(s, _forward(procs, got)) for s in STOP_SIGNALS} if main else {}
     try:
@@ -282,6 +283,8 @@ def supervise(procs: list, grace: float = 3.0):
             end = time.monotonic() + grace
             for p in procs: p.join(max(0., end - time.monotonic()))
             ended = {r for r, p in enumerate(procs) if p.exitcode is not None}
+            first = [r for r in sorted(ended) if procs[r].exitcode not in (0, LOST_PEER, *STOP_CODES)]
+            if procs[bad].exitcode == LOST_PEER and first: bad = first[0]     # a peer that failed by itself ended first, or at once after
             for p in procs:
                 if p.is_alive(): p.kill(); p.join()
             rest = [f"rank {r} {ending(p.exitcode) if r in ended else 'was ended by the launcher'}" for r, p in enumerate(procs) if r != bad]

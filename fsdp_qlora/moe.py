@@ -18,12 +18,11 @@ from .quantize import hold_quantized, fp8_rows, quant_args, quant_fields
 
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
-           'is_experts', 'is_moe', 'QuantStack', 'grouped_dequant_mm', 'grouped_dequant_mm_backward',
-           'grouped_dequant_mm_sum', 'quantize_stack', 'QuantExperts', 'Routing', 'sort_pairs', 'fp8_ready',
-           'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer', 'CheckpointKeys',
-           'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_parts', 'moe_forward',
-           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
-           'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
+           'is_experts', 'is_moe', 'QuantStack', 'grouped_dequant_mm', 'grouped_dequant_mm_backward', 'quantize_stack',
+           'QuantExperts', 'Routing', 'sort_pairs', 'fp8_ready', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA',
+           'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'router_modules',
+           'keep_router_logits', 'moe_parts', 'moe_forward', 'split_expert_adapter', 'peft_expert_tensors',
+           'check_expert_adapter', 'expert_deltas', 'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -166,24 +165,6 @@ def _gdm_backward(ctx, g):
     return grouped_dequant_mm_backward(g, offs, ctx.q, ctx.backend, ctx.shape, ctx.opts, ctx.gemm), None, [None]*len(ctx.q), None, None, None, None
 grouped_dequant_mm.register_autograd(_gdm_backward, setup_context=_gdm_setup)
 
-@torch.library.custom_op('fsdp_qlora::grouped_dequant_mm_sum', mutates_args=())
-def grouped_dequant_mm_sum(x: torch.Tensor, offs: torch.Tensor, inv: torch.Tensor, tok: torch.Tensor, k: int, q: list[torch.Tensor],
-                           backend: str, shape: list[int], opts: list[int], gemm: str) -> torch.Tensor:
-    "`grouped_dequant_mm` of the sorted pair rows `x`, then each token's `k` rows (found through `inv`) summed in float32"
-    y = GROUPED_GEMMS[gemm](x, _stack_view(q, backend, shape, opts, x.dtype).dequantize(), offs)
-    return y[inv].view(-1, k, y.shape[-1]).sum(1, dtype=torch.float32)
-
-@grouped_dequant_mm_sum.register_fake
-def _(x, offs, inv, tok, k, q, backend, shape, opts, gemm): return x.new_empty(inv.numel()//k, shape[1], dtype=torch.float32)
-
-def _gdms_setup(ctx, inputs, output):
-    x, ctx.offs, _, ctx.tok, _, ctx.q, ctx.backend, ctx.shape, ctx.opts, ctx.gemm = inputs   # attributes only: a recompute stops before it
-    ctx.x_dtype = x.dtype
-def _gdms_backward(ctx, g):
-    gx = grouped_dequant_mm_backward(g[ctx.tok].to(ctx.x_dtype), ctx.offs, ctx.q, ctx.backend, ctx.shape, ctx.opts, ctx.gemm)   # a pair row's gradient is its token's
-    return gx, None, None, None, None, [None]*len(ctx.q), None, None, None, None
-grouped_dequant_mm_sum.register_autograd(_gdms_backward, setup_context=_gdms_setup)
-
 @torch.no_grad()
 def quantize_stack(stack: QuantStack, W: torch.Tensor) -> dict:
     "Quantize the fused weight `W` (the model class's layout) expert by expert; returns the stack's tensors by name"
@@ -298,10 +279,24 @@ def _grouped_experts(self, hidden_states, top_k_index, top_k_weights, routing: R
     y = self.project_grouped('down_proj', h, offs, eids, keep, gemm)
     return routing.combine(y, top_k_weights, order, inv, k).to(hidden_states.dtype)
 
+class _GroupedDequantSum(torch.autograd.Function):
+    "Grouped GEMM over a quantized stack, dequantized in forward and again in backward, then each token's `k` pair rows (found through `inv`) summed in float32; saves no tensor (its indices are attributes)"
+    @staticmethod
+    def forward(ctx, x, offs, inv, tok, k: int, stack, gemm: str):
+        ctx.offs, ctx.tok, ctx.stack, ctx.gemm = offs, tok, stack, gemm
+        y = GROUPED_GEMMS[gemm](x, stack.dequantize(), offs)
+        return y[inv].view(-1, k, y.shape[-1]).sum(1, dtype=torch.float32)
+
+    @staticmethod
+    def backward(ctx, g):
+        W = ctx.stack.dequantize()
+        gx = GROUPED_GEMMS[ctx.gemm](g[ctx.tok].to(W.dtype).contiguous(), W.transpose(1, 2), ctx.offs)   # a pair row's gradient is its token's
+        return gx, None, None, None, None, None, None
+
 @torch.compiler.disable
 def _last_projection(stack: QuantStack, x, offs, inv, tok, k: int, gemm: str) -> torch.Tensor:
-    "`grouped_dequant_mm_sum` over `stack`, always run eagerly: compiled code ends before it, so a checkpoint's recompute stops there too"
-    return grouped_dequant_mm_sum(x.to(stack.compute_dtype), offs, inv, tok, k, *quant_args(stack), gemm)
+    "`_GroupedDequantSum` over `stack`, always run eagerly: compiled code ends before it, so a checkpoint's recompute stops there too"
+    return _GroupedDequantSum.apply(x.to(stack.compute_dtype), offs, inv, tok, k, stack, gemm)
 
 def _grouped_stop(self, hidden_states, top_k_index, top_k_weights, keep: bool = False, gemm: str = 'bf16'):
     "`grouped_gather` with the router weights applied before `down_proj` (a linear map), whose base GEMM and the sum over each token's pairs end the layer keeping nothing: a recompute stops before them"

@@ -31,11 +31,11 @@ from .checkpoint import Checkpointer, Stopper, RunStopped, TrainingDiverged, Fau
 from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES, use_base_matmul
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'ATTEMPT_KEY', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0', 'no_sync_wanted',
-           'activation_offload', 'setup', 'agent_store_shared', 'attempt_name', 'join_group', 'run_model', 'load',
-           'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks', 'NoProfiler',
-           'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state', 'save',
-           'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'end_rank',
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'ATTEMPT_KEY', 'LOST_PEER', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0',
+           'no_sync_wanted', 'activation_offload', 'setup', 'agent_store_shared', 'attempt_name', 'join_group',
+           'run_model', 'load', 'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks',
+           'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state',
+           'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'end_rank',
            'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
@@ -499,6 +499,8 @@ class _LostPeerType(type):
 class LostPeer(metaclass=_LostPeerType):
     "Matches the errors of a collective whose peer ended or hung: torch's `DistError`s, and gloo's plain `RuntimeError`s"
 
+LOST_PEER = 3    # the exit status of a rank whose collective failed: another rank ended or stopped answering (its launcher blames that one)
+
 ENDINGS = [   # (exception type, what the rank prints (None: said already), exit status (None: the exception's own)); first match applies
     (RunStopped,        None, None),
     (TrainingDiverged,  None, 1),
@@ -506,7 +508,7 @@ ENDINGS = [   # (exception type, what the rank prints (None: said already), exit
     (FaultInjected,     lambda e: f"error: {e}", 1),
     (KeyboardInterrupt, lambda e: "interrupted", 130),
     (LostPeer,          lambda e: "error: a collective operation failed or timed out: another process ended or stopped "
-                                  f"answering (its message, if any, is above): {_first_line(e)}", 1),
+                                  f"answering (its message, if any, is above): {_first_line(e)}", LOST_PEER),
     (BaseException,     lambda e: "error: " + ''.join(traceback.format_exception(e)).rstrip(), 1),
 ]
 
