@@ -279,47 +279,12 @@ def _grouped_experts(self, hidden_states, top_k_index, top_k_weights, routing: R
     y = self.project_grouped('down_proj', h, offs, eids, keep, gemm)
     return routing.combine(y, top_k_weights, order, inv, k).to(hidden_states.dtype)
 
-class _GroupedDequantSum(torch.autograd.Function):
-    "Grouped GEMM over a quantized stack, dequantized in forward and again in backward, then each token's `k` pair rows (found through `inv`) summed in float32; saves no tensor (its indices are attributes)"
-    @staticmethod
-    def forward(ctx, x, offs, inv, tok, k: int, stack, gemm: str):
-        ctx.offs, ctx.tok, ctx.stack, ctx.gemm = offs, tok, stack, gemm
-        y = GROUPED_GEMMS[gemm](x, stack.dequantize(), offs)
-        return y[inv].view(-1, k, y.shape[-1]).sum(1, dtype=torch.float32)
-
-    @staticmethod
-    def backward(ctx, g):
-        W = ctx.stack.dequantize()
-        gx = GROUPED_GEMMS[ctx.gemm](g[ctx.tok].to(W.dtype).contiguous(), W.transpose(1, 2), ctx.offs)   # a pair row's gradient is its token's
-        return gx, None, None, None, None, None, None
-
-@torch.compiler.disable
-def _last_projection(stack: QuantStack, x, offs, inv, tok, k: int, gemm: str) -> torch.Tensor:
-    "`_GroupedDequantSum` over `stack`, always run eagerly: compiled code ends before it, so a checkpoint's recompute stops there too"
-    return _GroupedDequantSum.apply(x.to(stack.compute_dtype), offs, inv, tok, k, stack, gemm)
-
-def _grouped_stop(self, hidden_states, top_k_index, top_k_weights, keep: bool = False, gemm: str = 'bf16'):
-    "`grouped_gather` with the router weights applied before `down_proj` (a linear map), whose base GEMM and the sum over each token's pairs end the layer keeping nothing: a recompute stops before them"
-    down = self.down_proj
-    need(isinstance(down, (QuantStack, ExpertLoRA)), f"the _stop expert kernels take quantized down_proj stacks with or without LoRA, not {type(down).__name__}")
-    base, k = getattr(down, 'base_layer', down), top_k_index.shape[-1]
-    eids, order, inv, offs = sort_pairs(top_k_index, self.num_experts)
-    h = self.gate(self.project_grouped(self.weight_names[0], _Dispatch.apply(hidden_states, order, inv, k), offs, eids, keep, gemm))
-    wp = top_k_weights.reshape(-1)[order, None]                  # each sorted pair's router weight
-    hw = (h*wp).to(h.dtype)
-    rest = [down.update(hw, offs, torch.float32)] if base is not down else []           # the LoRA update, and the bias, weighted
-    if (b := getattr(self, 'down_proj_bias', None)) is not None: rest.append(b[eids].float()*wp)
-    rest = sum(rest)[inv].view(-1, k, base.out_features).sum(1) if rest else 0         # summed per token before the last op: it saves
-    return (_last_projection(base, hw, offs, inv, order//k, k, gemm) + rest).to(hidden_states.dtype)
-
 EXPERT_KERNELS = {'loop': _loop_experts,
                   'grouped': partial(_grouped_experts, routing=ROUTINGS['index_add']),
                   'grouped_gather': partial(_grouped_experts, routing=ROUTINGS['gather']),
                   'grouped_keep': partial(_grouped_experts, routing=ROUTINGS['index_add'], keep=True),
                   'grouped_gather_keep': partial(_grouped_experts, routing=ROUTINGS['gather'], keep=True),
-                  'grouped_gather_fp8': partial(_grouped_experts, routing=ROUTINGS['gather'], gemm='fp8'),
-                  'grouped_gather_stop': _grouped_stop,
-                  'grouped_gather_keep_stop': partial(_grouped_stop, keep=True)}
+                  'grouped_gather_fp8': partial(_grouped_experts, routing=ROUTINGS['gather'], gemm='fp8')}
 CHANGES_MATHS = ('grouped_gather_fp8',)    # rows whose numbers differ from the loop's by more than rounding: opt-in only
 
 def fp8_ready() -> bool:
