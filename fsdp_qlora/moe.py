@@ -338,12 +338,8 @@ class ExpertLoRA(nn.Module):
     def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
         "The grouped base projection (in `gemm`) plus every expert's low-rank update (in the adapter's dtype)"
         y = self.base_layer.grouped(x, offs, keep, gemm)
-        return y + self.update(x, offs, y.dtype)
-
-    def update(self, x: torch.Tensor, offs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        "Every expert's scaled low-rank update of rows `x` grouped by expert (`offs`), in the adapter's dtype, then cast to `dtype`"
         u = _low_rank_grouped(self.dropout(x).to(self.lora_A.dtype), self.lora_A, self.lora_B, offs)
-        return (u*self.scaling).to(dtype)
+        return y + (u*self.scaling).to(y.dtype)
 
     def extra_repr(self): return f"r={self.r}, alpha={self.alpha}"
 
