@@ -18,9 +18,9 @@ from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'QuantBackend', 'nf4_code',
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'NF4_LEVELS', 'QuantBackend', 'nf4_code',
            'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight', 'load_quantized',
-           'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows']
+           'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows', 'nf4_levels', 'nf4_fp8']
 
 # %% ../nbs/02_quantize.ipynb #c738bbbe
 @dataclass
@@ -240,3 +240,24 @@ def fp8_rows(t: torch.Tensor, contiguous: bool = True) -> tuple[torch.Tensor, to
     scale = t.detach().abs().amax(-1, keepdim=True).float().clamp(min=FP8_FLOOR)/FP8_MAX
     codes = (t.float()/scale).clamp(-FP8_MAX, FP8_MAX).to(FP8)
     return (codes.contiguous() if contiguous else codes), scale
+
+# %% ../nbs/02_quantize.ipynb #9b8d6d6f
+NF4_LEVELS = tuple(nf4_code('cpu').tolist())    # the 16 NF4 values, as constants
+
+def nf4_levels(idx: torch.Tensor, levels: tuple = NF4_LEVELS) -> torch.Tensor:
+    "The level of each 4-bit index (float32), by a tree of selects on its bits: pointwise, where a table lookup would be a gather"
+    if len(levels) == 1: return levels[0]
+    h = len(levels)//2
+    return torch.where((idx >> (h.bit_length() - 1)) & 1 == 1, nf4_levels(idx, levels[h:]), nf4_levels(idx, levels[:h]))
+
+def nf4_fp8(weight: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    "FP8 e4m3 codes and float32 scales of the NF4 weight (`weight`, `absmax` as `_bnb_quantize` stores them) of `shape` `(…, out, in)`: row-wise, or of `Wᵀ` per input column"
+    *lead, o, i = shape
+    need(i % blocksize == 0, f"FP8 codes straight from NF4 need whole blocks of {blocksize} per row; a {o}x{i} weight has none: use --base_matmul dequant")
+    packed = weight.view(torch.uint8).reshape(*lead, o, i//2)
+    idx = torch.stack((packed >> 4, packed & 15), -1).reshape(*lead, o, i//blocksize, blocksize)   # first value in the high nibble
+    am = absmax.view(*lead, o, i//blocksize)
+    scale = am.amax(-2 if transposed else -1, keepdim=True).clamp(min=FP8_FLOOR)/FP8_MAX     # (…, 1, blocks) or (…, out, 1)
+    codes = (nf4_levels(idx)*am[..., None]/scale[..., None]).clamp(-FP8_MAX, FP8_MAX).to(FP8).reshape(*lead, o, i)
+    if not transposed: return codes, scale
+    return codes.transpose(-1, -2).contiguous(), scale.repeat_interleave(blocksize, -1).transpose(-1, -2)

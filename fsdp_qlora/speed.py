@@ -15,20 +15,21 @@ from functools import partial, lru_cache
 from typing import Callable
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
-from .quantize import nf4_code, QUANT_BACKENDS, QuantLinear, FP8, fp8_rows, quant_args, quant_fields
+from .quantize import nf4_code, nf4_fp8, QUANT_BACKENDS, QuantLinear, FP8, fp8_rows, quant_args, quant_fields
 from .fsdp import decoder_layers
 from .adapters import LoRA
 from torch.library import wrap_triton
 
 # %% auto #0
-__all__ = ['BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
+__all__ = ['FP8_WEIGHTS', 'BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
            'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'KEEP_SHARE', 'SPEED_DEFAULTS',
            'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'dequantized', 'dequant_mm', 'dequant_mm_backward',
-           'dequant_matmul', 'fp8_mm', 'dequantize_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul',
-           'curves_agree', 'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
-           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
-           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
-           'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
+           'dequant_matmul', 'fp8_mm', 'fp8_mm_codes', 'dequantize_op', 'fp8_codes', 'fp8_weight', 'fp8_input_grad_op',
+           'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul',
+           'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward',
+           'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
+           'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault',
+           'resolve_speed', 'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -85,7 +86,11 @@ def dequant_matmul(x: torch.Tensor, m: nn.Module) -> torch.Tensor:
 # %% ../nbs/16_speed.ipynb #8642b380
 def fp8_mm(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
     "`a @ b.T` for `a` `(M, K)` and `b` `(N, K)`, both quantized row-wise to FP8 (`fp8_rows`), out in `dtype`"
-    a8, sa = fp8_rows(a); b8, sb = fp8_rows(b)
+    return fp8_mm_codes(a, *fp8_rows(b), dtype)
+
+def fp8_mm_codes(a: torch.Tensor, b8: torch.Tensor, sb: torch.Tensor, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    "`a @ b.T` for `a` `(M, K)` quantized row-wise here and `b` `(N, K)` given as row-major FP8 codes `b8` and scales `sb` `(N, 1)`"
+    a8, sa = fp8_rows(a)
     return torch._scaled_mm(a8, b8.t(), scale_a=sa, scale_b=sb.t(), out_dtype=dtype)
 
 @torch.library.custom_op('fsdp_qlora::dequantize', mutates_args=())
@@ -97,10 +102,33 @@ def dequantize_op(q: list[torch.Tensor], backend: str, shape: list[int], opts: l
 @dequantize_op.register_fake
 def _(q, backend, shape, opts, dtype, transposed): return q[0].new_empty(shape[::-1] if transposed else shape, dtype=dtype)
 
+def _bnb_fp8(q, shape, opts, dtype, transposed): return nf4_fp8(*q, shape, *opts, transposed=transposed)
+
+FP8_WEIGHTS = {'bnb': _bnb_fp8}    # backends whose FP8 codes come straight from their own: `(q, shape, opts, dtype, transposed) -> (codes, scales)`
+
+def fp8_codes(q: list, backend: str, shape: list, opts: list, dtype: torch.dtype, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    "FP8 codes and scales of the weight `quant_args` gave: `W` row-wise, or `Wᵀ` per input column of `W`; from the codes (`FP8_WEIGHTS`), else dequantized, then quantized"
+    if backend in FP8_WEIGHTS: return FP8_WEIGHTS[backend](q, shape, opts, dtype, transposed)
+    return fp8_rows(dequantize_op(q, backend, shape, opts, dtype, transposed))
+
+def fp8_weight(m: nn.Module, dtype: torch.dtype, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    "`fp8_codes` of the quantized layer `m`"
+    return fp8_codes(*quant_args(m), dtype, transposed)
+
+def _fp8_grad(g, q, backend, shape, opts): return fp8_mm_codes(g, *fp8_codes(q, backend, shape, opts, g.dtype, True), g.dtype)
+_fp8_grad_fused = torch.compile(_fp8_grad)    # compiled on first use, on a GPU
+
+@torch.library.custom_op('fsdp_qlora::fp8_input_grad', mutates_args=())
+def fp8_input_grad_op(g: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int]) -> torch.Tensor:
+    "`g @ W` as an FP8 GEMM (`g` row-wise, `Wᵀ` per input column of `W`); on a GPU compiled on its own, so the weight's conversion is one kernel"
+    return (_fp8_grad_fused if g.is_cuda else _fp8_grad)(g, q, backend, shape, opts)
+
+@fp8_input_grad_op.register_fake
+def _(g, q, backend, shape, opts): return g.new_empty(*g.shape[:-1], shape[1])
+
 def fp8_input_grad(g: torch.Tensor, m: nn.Module) -> torch.Tensor:
-    "`g @ W` as an FP8 GEMM: `g` row-wise, `Wᵀ` quantized per input column of `W`"
-    q, *rest = quant_args(m)
-    return fp8_mm(g, dequantize_op(q, *rest, g.dtype, True), g.dtype)
+    "`g @ W` for the quantized layer `m` through `fp8_input_grad_op` (`--base_matmul fp8`'s backward)"
+    return fp8_input_grad_op(g, *quant_args(m))
 
 def bf16_input_grad(g: torch.Tensor, m: nn.Module) -> torch.Tensor:
     "`g @ W` in the compute dtype, through `dequant_mm_backward` (an op of its own: the compiler cannot merge it with the forward's)"
@@ -111,8 +139,7 @@ class FP8Matmul(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, m, grad):
         ctx.m, ctx.grad = m, grad                          # not save_for_backward: its quantized tensors are parameters
-        q, *rest = quant_args(m)
-        return fp8_mm(x, dequantize_op(q, *rest, x.dtype, False), x.dtype)
+        return fp8_mm_codes(x, *fp8_weight(m, x.dtype), x.dtype)
 
     @staticmethod
     def backward(ctx, g): return ctx.grad(g, ctx.m), None, None
@@ -164,7 +191,7 @@ BASE_MATMULS = {r.name: r for r in [
     BaseMatmul('library', _library_matmul, about="the backend's own: bitsandbytes' matmul_4bit, HQQ's autograd function"),
     BaseMatmul('dequant', dequant_matmul, keeps_nothing=True, about='dequantize, then a matmul in the compute dtype: one registered op in compiled code'),
     BaseMatmul('fp8', fp8_matmul, capability=(8, 9), dtypes=(torch.bfloat16,), exact=False, multiple=16, keeps_nothing=True,
-               about='dequantize, then FP8 e4m3 GEMMs with row-wise scales, forward and backward (changes the maths)'),
+               about='FP8 e4m3 GEMMs with row-wise scales, forward and backward, the codes straight from NF4 (changes the maths)'),
     BaseMatmul('fp8_forward', partial(fp8_matmul, grad=bf16_input_grad), capability=(8, 9), dtypes=(torch.bfloat16,), exact=False, multiple=16,
                keeps_nothing=True, about="fp8's forward, the input gradient in bf16 (dequant's backward op)"),
 ]}

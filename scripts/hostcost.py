@@ -9,7 +9,8 @@
   olmoe FOLDER                 the full-size OLMoE-1B-7B random checkpoint (fsdp_qlora.benchmark's shape) in FOLDER, written unless there
 On a GPU `run` also reports, from steps WARM.. (profiler off): syncs a step (torch.cuda.set_sync_debug_mode('warn') over one step: each
 wait of the host for the GPU), and, over PSTEPS more steps traced with CUDA activity only (kernels; no CPU op recording), the GPU's busy
-time a step (the union of kernel intervals) against the wall time of those steps: host-bound when busy << wall.
+time a step (the union of kernel intervals) against the wall time of those steps: host-bound when busy << wall; and the TOP kernels by
+GPU time (name, ms a step, calls a step).
 OLD_SYNCS=1 puts back the waits issue 24 removed (counts made on the GPU and read there, pageable batch copies, a GPU stop-flag
 all-reduce each step, the router walk each step), to A/B them in one call.
 Environment: STEPS (12), WARM (3), PSTEPS (5), TOP (40)."""
@@ -99,14 +100,17 @@ class GpuSteps(Steps):
         import torch
         torch.cuda.synchronize(); wall = time.perf_counter() - self.t0
         self.trace.__exit__(None, None, None)
-        iv = sorted((e.start_ns()/1e3, (e.start_ns() + e.duration_ns())/1e3) for e in self.trace.profiler.kineto_results.events()
-                    if e.device_type().name == 'CUDA')            # kernels and copies on the GPU (us)
+        evs = [e for e in self.trace.profiler.kineto_results.events() if e.device_type().name == 'CUDA']   # kernels and copies on the GPU
+        iv = sorted((e.start_ns()/1e3, (e.start_ns() + e.duration_ns())/1e3) for e in evs)   # (us)
+        by = {}
+        for e in evs: t = by.setdefault(e.name()[:70], [0, 0]); t[0] += e.duration_ns()/1e6/PSTEPS; t[1] += 1/PSTEPS
         busy, end = 0, None
         for a, b in iv:                                   # the union of kernel intervals (us)
             if end is None or a > end: busy += b - a; end = b
             elif b > end: busy += b - end; end = b
         self.traced = dict(traced_steps=PSTEPS, traced_wall_s=round(wall/PSTEPS, 4), gpu_busy_s=round(busy/1e6/PSTEPS, 4),
-                           kernels_per_step=len(iv)//PSTEPS)
+                           kernels_per_step=len(iv)//PSTEPS,
+                           top_kernels=[(k, round(ms, 2), round(n, 1)) for k, (ms, n) in sorted(by.items(), key=lambda kv: -kv[1][0])[:TOP]])
         self.trace = None
 
     def median(self, cpu=False):

@@ -15,7 +15,8 @@
 # (c) scripts/device/fp8_check.py: graph breaks per row on this torch (-> $OUT/fp8_breaks.jsonl), and one QuantLinear's forward +
 #     backward at the 7B projection shapes, M = GEMM_M (8192) rows, per row, eager and compiled (-> $OUT/fp8_gemm.jsonl).
 # The parts run in the order c (graph breaks), b, c (timings), a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
-# each stack of (a) BENCH_STACK_S (150). GEMM_HOW="eager compiled" (default) picks the timings of (c); GEMM_M=0 skips them.
+# each stack of (a) BENCH_STACK_S (150). GEMM_HOW="eager compiled" (default) and GEMM_ROWS pick the timings of (c); GEMM_M=0 skips them,
+# BREAKS_S=0 the graph breaks.
 # Smoke test without a GPU (fp8 and Unsloth are refused or skipped there):
 #   PARTS=abc SHAPE=tiny CTX=64 PREC=fp32 STEPS=1 STACKS=ours_custom_qlora+base_matmul=library,ours_custom_qlora+base_matmul=dequant \
 #     B_ROWS="library dequant" B_SHAPE=tiny B_CTX=256 B_STEPS=30 B_BATCH=2 FLAGS="--precision fp32" GEMM_M=0 bash scripts/device/fp8.sh
@@ -33,7 +34,7 @@ nvidia-smi --query-gpu=name,memory.total,compute_cap --format=csv 2>/dev/null
 python3 -c "import torch, transformers, bitsandbytes; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__)"
 PARTS=${PARTS:-a}
 
-if [[ $PARTS == *c* ]]; then
+if [[ $PARTS == *c* && "${BREAKS_S:-150}" != 0 ]]; then
   stamp "(c) graph breaks per --base_matmul row"
   timeout $(cap ${BREAKS_S:-150}) python3 scripts/device/fp8_check.py breaks 2> $OUT/fp8_breaks.err | tee $OUT/fp8_breaks.jsonl; grep -E "Error|error" $OUT/fp8_breaks.err | tail -3
 fi

@@ -4,7 +4,8 @@ Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|curves [args]
   breaks            graph breaks of a LoRA(QuantLinear) and of a tiny Llama (torch._dynamo.explain), and of the tiny Llama under compile_layers
                     (dynamo's counters, two steps), per row; prints one JSON line per case (works on the CPU too, in float32)
   gemm [M]          one QuantLinear's forward + backward (input gradient) at the Llama-2-7B projection shapes, M rows (default 8192),
-                    per row, eager and compiled (GEMM_HOW): median ms of 10 after 3 warm-up calls; one JSON line per case
+                    per row (GEMM_ROWS; 'fp8/dequant': the FP8 row with its weight dequantized first), eager and compiled (GEMM_HOW),
+                    and on a GPU the bare bf16 and FP8 GEMMs of the same products: median ms of 10 after 3 warm-up calls; one JSON line per case
   curves REF TEST   the `step k: loss ...` lines of two training logs through `curves_agree`: PASS or FAIL with the numbers"""
 import os, sys, json, time, statistics
 from collections import Counter
@@ -68,17 +69,40 @@ def timed(f, reps=10, warm=3):
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)*1e3
 
+def ceilings(name, M, K, N, x, g):
+    "The bare GEMMs of a forward + input gradient: bf16 `x Wᵀ` and `g W`, and FP8 `_scaled_mm` on codes and scales made beforehand"
+    from fsdp_qlora.quantize import fp8_rows
+    W = torch.randn(N, K, device=DEV, dtype=DT)*0.02
+    (x8, sx), (g8, sg), (w8, sw), (wt8, swt) = fp8_rows(x.detach()), fp8_rows(g), fp8_rows(W), fp8_rows(W.t())
+    cases = dict(bf16_gemms=lambda: (x @ W.t(), g @ W),
+                 fp8_gemms=lambda: (torch._scaled_mm(x8, w8.t(), scale_a=sx, scale_b=sw.t(), out_dtype=DT),
+                                    torch._scaled_mm(g8, wt8.t(), scale_a=sg, scale_b=swt.t(), out_dtype=DT)))
+    for row, f in cases.items():
+        if row == 'fp8_gemms' and not ('fp8' in ROWS): continue
+        ms = timed(f)
+        print(json.dumps(dict(shape=name, M=M, K=K, N=N, row=row, how='bare', ms=round(ms, 3), tflops=round(2*2*M*K*N/ms/1e9, 1))), flush=True)
+
 def gemm(M=8192):
+    """Per shape: the bare GEMMs, then each row eager and compiled; GEMM_ROWS picks rows (default every row this GPU runs), a row
+    name ending in '/dequant' runs that FP8 row with its weight dequantized first (FP8_WEIGHTS emptied: the row's first form)"""
+    import fsdp_qlora.speed as S
+    rows = os.environ.get('GEMM_ROWS', ' '.join(ROWS)).split()
     for name, (K, N) in dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096)).items():
         x = torch.randn(M, K, device=DEV, dtype=DT, requires_grad=True); g = torch.randn(M, N, device=DEV, dtype=DT)
-        for row in ROWS:
+        if DEV == 'cuda': ceilings(name, M, K, N, x, g)
+        for label in rows:
+            row, _, how_w = label.partition('/')
+            keep = dict(S.FP8_WEIGHTS)
+            if how_w == 'dequant': S.FP8_WEIGHTS.clear()
             q = layer(K, N, row)
             for how in os.environ.get('GEMM_HOW', 'eager compiled').split():
+                torch._dynamo.reset()
                 f = q if how == 'eager' else torch.compile(q)
                 def step(): x.grad = None; f(x).backward(g)
                 try: ms = timed(step)
-                except Exception as e: print(json.dumps(dict(shape=name, row=row, how=how, error=str(e).splitlines()[0][:200])), flush=True); continue
-                print(json.dumps(dict(shape=name, M=M, K=K, N=N, row=row, how=how, ms=round(ms, 3), tflops=round(2*2*M*K*N/ms/1e9, 1))), flush=True)
+                except Exception as e: print(json.dumps(dict(shape=name, row=label, how=how, error=str(e).splitlines()[0][:200])), flush=True); continue
+                print(json.dumps(dict(shape=name, M=M, K=K, N=N, row=label, how=how, ms=round(ms, 3), tflops=round(2*2*M*K*N/ms/1e9, 1))), flush=True)
+            S.FP8_WEIGHTS.update(keep)
             del q
         torch._dynamo.reset()
 

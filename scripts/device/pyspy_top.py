@@ -6,7 +6,7 @@ def top(path, n=30, only=None, skip='convert_frame.py'):
     own, tot, total = collections.Counter(), collections.Counter(), 0
     for line in open(path):
         stack, _, k = line.rstrip().rpartition(' ')
-        if not stack or (only and only not in stack) or (skip and skip in stack): continue
+        if not stack or not k.isdigit() or (only and only not in stack) or (skip and skip in stack): continue   # a cut-off last line
         frames, k = [re.sub(r':\d+\)$', ')', f) for f in stack.split(';')], int(k)   # a function, not a line
         total += k; own[frames[-1]] += k
         for f in set(frames): tot[f] += k
