@@ -24,12 +24,12 @@ from torch.library import wrap_triton
 __all__ = ['FP8_WEIGHTS', 'BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
            'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'KEEP_SHARE', 'SPEED_DEFAULTS',
            'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'dequantized', 'dequant_mm', 'dequant_mm_backward',
-           'dequant_matmul', 'fp8_mm', 'fp8_mm_codes', 'dequantize_op', 'fp8_codes', 'fp8_weight', 'fp8_input_grad_op',
-           'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul',
-           'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward',
-           'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
-           'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault',
-           'resolve_speed', 'cuda_allocator_defaults']
+           'dequant_matmul', 'fp8_mm', 'fp8_mm_codes', 'dequantize_op', 'fp8_codes', 'fused_on_gpu',
+           'fp8_input_grad_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree',
+           'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
+           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
+           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
+           'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -111,17 +111,18 @@ def fp8_codes(q: list, backend: str, shape: list, opts: list, dtype: torch.dtype
     if backend in FP8_WEIGHTS: return FP8_WEIGHTS[backend](q, shape, opts, dtype, transposed)
     return fp8_rows(dequantize_op(q, backend, shape, opts, dtype, transposed))
 
-def fp8_weight(m: nn.Module, dtype: torch.dtype, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    "`fp8_codes` of the quantized layer `m`"
-    return fp8_codes(*quant_args(m), dtype, transposed)
-
+def _fp8_fwd(x, q, backend, shape, opts): return fp8_mm_codes(x, *fp8_codes(q, backend, shape, opts, x.dtype), x.dtype)
 def _fp8_grad(g, q, backend, shape, opts): return fp8_mm_codes(g, *fp8_codes(q, backend, shape, opts, g.dtype, True), g.dtype)
-_fp8_grad_fused = torch.compile(_fp8_grad)    # compiled on first use, on a GPU
+_FUSED = {f: torch.compile(f) for f in (_fp8_fwd, _fp8_grad)}    # each compiled on its first call on a GPU
+
+def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
+    "`f(x, *args)`: traced into the caller's graph while compiling, compiled on its own on a GPU otherwise (one kernel per conversion), plain on the CPU"
+    return (_FUSED[f] if x.is_cuda and not torch.compiler.is_compiling() else f)(x, *args)
 
 @torch.library.custom_op('fsdp_qlora::fp8_input_grad', mutates_args=())
 def fp8_input_grad_op(g: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int]) -> torch.Tensor:
-    "`g @ W` as an FP8 GEMM (`g` row-wise, `Wᵀ` per input column of `W`); on a GPU compiled on its own, so the weight's conversion is one kernel"
-    return (_fp8_grad_fused if g.is_cuda else _fp8_grad)(g, q, backend, shape, opts)
+    "`g @ W` as an FP8 GEMM (`g` row-wise, `Wᵀ` per input column of `W`); opaque to the compiler, so it runs in backward"
+    return fused_on_gpu(_fp8_grad, g, q, backend, shape, opts)
 
 @fp8_input_grad_op.register_fake
 def _(g, q, backend, shape, opts): return g.new_empty(*g.shape[:-1], shape[1])
@@ -139,7 +140,7 @@ class FP8Matmul(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, m, grad):
         ctx.m, ctx.grad = m, grad                          # not save_for_backward: its quantized tensors are parameters
-        return fp8_mm_codes(x, *fp8_weight(m, x.dtype), x.dtype)
+        return fused_on_gpu(_fp8_fwd, x, *quant_args(m))
 
     @staticmethod
     def backward(ctx, g): return ctx.grad(g, ctx.m), None, None
