@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import *
-from .quantize import hold_quantized, fp8_rows, quant_args, quant_fields
+from .quantize import hold_quantized, fp8_rows, quant_args, quant_fields, FP8_CODES, fused_on_gpu
 
 # %% auto #0
 __all__ = ['EXPERT_WEIGHTS', 'STACK_VIEWS', 'GROUPED_GEMMS', 'ROUTINGS', 'EXPERT_KERNELS', 'CHANGES_MATHS', 'DEQUANTIZE_ON_LOAD',
-           'is_experts', 'is_moe', 'QuantStack', 'grouped_dequant_mm', 'grouped_dequant_mm_backward', 'quantize_stack',
-           'QuantExperts', 'Routing', 'sort_pairs', 'fp8_ready', 'use_experts_kernel', 'quantize_experts', 'ExpertLoRA',
-           'checkpoint_quantizer', 'CheckpointKeys', 'plain_tensors', 'aux_loss_coef', 'router_modules',
-           'keep_router_logits', 'moe_parts', 'moe_forward', 'split_expert_adapter', 'peft_expert_tensors',
-           'check_expert_adapter', 'expert_deltas', 'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
+           'is_experts', 'is_moe', 'QuantStack', 'GroupedGemm', 'grouped_quant_mm', 'grouped_dequant_mm',
+           'grouped_dequant_mm_backward', 'quantize_stack', 'QuantExperts', 'Routing', 'sort_pairs', 'fp8_ready',
+           'use_experts_kernel', 'quantize_experts', 'ExpertLoRA', 'checkpoint_quantizer', 'CheckpointKeys',
+           'plain_tensors', 'aux_loss_coef', 'router_modules', 'keep_router_logits', 'moe_parts', 'moe_forward',
+           'split_expert_adapter', 'peft_expert_tensors', 'check_expert_adapter', 'expert_deltas',
+           'to_checkpoint_names', 'fused_sources', 'expert_stack_case']
 
 # %% ../nbs/19_moe.ipynb #b149d7cf
 EXPERT_WEIGHTS = ('gate_up_proj', 'up_proj', 'down_proj')   # the names transformers gives fused expert weights, in call order
@@ -78,7 +79,9 @@ class QuantStack(nn.Module):
     def grouped(self, x: torch.Tensor, offs: torch.Tensor, keep: bool = False, gemm: str = 'bf16') -> torch.Tensor:
         "`x @ W_e.T` for rows grouped by expert (`offs`: where each expert's rows end), all experts in one grouped GEMM (`keep`: see `_GroupedDequant`; `gemm`: a `GROUPED_GEMMS` row)"
         x = x.to(self.compute_dtype)
-        if keep: return _GroupedDequant.apply(x, offs, self, keep, gemm)
+        if keep:
+            need(gemm == 'bf16', f"the {gemm} grouped GEMM keeps no dequantized stack: keep=True is for bf16")
+            return _GroupedDequant.apply(x, offs, self, keep)
         return grouped_dequant_mm(x, offs, *quant_args(self), gemm)
 
     @property
@@ -104,27 +107,56 @@ def _bf16_gemm(a: torch.Tensor, W: torch.Tensor, offs: torch.Tensor) -> torch.Te
     "`a @ W_e.T` for the rows of `a` grouped by expert, `W` of shape `(E, out, in)`: PyTorch's grouped GEMM"
     return F.grouped_mm(a, W.transpose(1, 2), offs=offs)
 
-def _fp8_gemm(a: torch.Tensor, W: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
-    "`_bf16_gemm` in FP8: the rows of `a` and of each `W_e` quantized row-wise (`fp8_rows`), one `torch._scaled_grouped_mm` (bf16 out)"
-    (qa, sa), (qw, sw) = fp8_rows(a), fp8_rows(W, contiguous=False)        # W may be a transposed view: its copy is made below
-    return torch._scaled_grouped_mm(qa, qw.contiguous().transpose(1, 2), sa.squeeze(-1), sw.squeeze(-1), offs=offs, out_dtype=torch.bfloat16)
+def _bf16_weight(q, backend, shape, opts, dtype, transposed):
+    "The stack dequantized, `(E, out, in)`, or its `(E, in, out)` transposed view"
+    W = _stack_view(q, backend, shape, opts, dtype).dequantize()
+    return W.transpose(1, 2) if transposed else W
 
-GROUPED_GEMMS = {'bf16': _bf16_gemm, 'fp8': _fp8_gemm}   # the GEMM of a grouped kernel: `(a, W, offs) -> a @ W_e.T` by groups
+def _fp8_gemm(a: torch.Tensor, w: tuple, offs: torch.Tensor) -> torch.Tensor:
+    "`_bf16_gemm` in FP8: the rows of `a` quantized row-wise (`fp8_rows`), each `W_e` given as row-major codes and scales `w`, one `torch._scaled_grouped_mm` (bf16 out)"
+    (qa, sa), (qw, sw) = fp8_rows(a), w
+    return torch._scaled_grouped_mm(qa, qw.transpose(1, 2), sa.squeeze(-1), sw.squeeze(-1), offs=offs, out_dtype=torch.bfloat16)
+
+def _fp8_weight(q, backend, shape, opts, dtype, transposed):
+    "FP8 codes `(E, out, in)` and scales `(E, out, 1)` of each `W_e` (of `W_eᵀ` where `transposed`): straight from the codes (`FP8_CODES`), else dequantized, then quantized"
+    if backend in FP8_CODES: return FP8_CODES[backend](q, shape, opts, transposed)
+    return fp8_rows(_bf16_weight(q, backend, shape, opts, dtype, transposed))
+
+@dataclass(frozen=True)
+class GroupedGemm:
+    "The GEMM of a grouped kernel: `weight(q, backend, shape, opts, dtype, transposed)` makes the operand of a quantized stack, `mm(a, w, offs)` is `a @ W_e.T` by groups"
+    weight: Callable
+    mm: Callable
+    fused: bool = False      # run compiled on its own on a GPU (`fused_on_gpu`): its weight is made by plain tensor operations
+    out_dtype: torch.dtype | None = None    # None: the input's
+
+GROUPED_GEMMS = {'bf16': GroupedGemm(_bf16_weight, _bf16_gemm),
+                 'fp8': GroupedGemm(_fp8_weight, _fp8_gemm, fused=True, out_dtype=torch.bfloat16)}
+
+def _grouped_q(x, offs, q, backend, shape, opts, gemm, transposed):
+    "`x @ W_e.T` (`W_e` where `transposed`) by groups with the row `gemm`, its operand made from `q`"
+    row = GROUPED_GEMMS[gemm]
+    return row.mm(x, row.weight(q, backend, shape, opts, x.dtype, transposed), offs)
+
+def grouped_quant_mm(x, offs, q, backend, shape, opts, gemm: str, transposed: bool = False) -> torch.Tensor:
+    "`x @ W_e.T` (`W_e` where `transposed`) by expert groups with the `GROUPED_GEMMS` row `gemm`, its weight made from the stack's quantized tensors `q`"
+    args = (x, offs, q, backend, shape, opts, gemm, transposed)
+    return fused_on_gpu(_grouped_q, *args) if GROUPED_GEMMS[gemm].fused else _grouped_q(*args)
 
 class _GroupedDequant(torch.autograd.Function):
-    "Grouped GEMM (a `GROUPED_GEMMS` row) over a quantized stack, dequantized in forward and again in backward; with `keep`, inside a checkpointed layer, the dequantized stack is saved instead"
+    "Grouped bf16 GEMM over a quantized stack, dequantized in forward and again in backward; with `keep`, inside a checkpointed layer, the dequantized stack is saved instead"
     @staticmethod
-    def forward(ctx, x, offs, stack, keep: bool, gemm: str = 'bf16'):
+    def forward(ctx, x, offs, stack, keep: bool):
         W = stack.dequantize()
-        ctx.stack, ctx.gemm = stack, gemm
+        ctx.stack = stack
         ctx.save_for_backward(offs, *([W] if keep and _in_checkpoint() else []))
-        return GROUPED_GEMMS[gemm](x, W, offs)
+        return _bf16_gemm(x, W, offs)
 
     @staticmethod
     def backward(ctx, g):
         offs, *kept = ctx.saved_tensors
         W = kept[0] if kept else ctx.stack.dequantize()
-        return GROUPED_GEMMS[ctx.gemm](g.contiguous(), W.transpose(1, 2), offs), None, None, None, None
+        return _bf16_gemm(g.contiguous(), W.transpose(1, 2), offs), None, None, None
 
 class _StackView(_View):
     "A `QuantStack`'s attributes without the module, rebuilt inside an op from the tensors it is given; dequantized as a stack is"
@@ -136,13 +168,13 @@ def _stack_view(q: list, backend: str, shape: list, opts: list, dtype: torch.dty
     "The stack that `quant_args` gave as `q, backend, [E, out, in], opts`, in compute dtype `dtype`"
     return _StackView(num_experts=shape[0], **quant_fields(q, backend, shape[1:], opts, dtype))
 
-def _out_dtype(x: torch.Tensor, gemm: str) -> torch.dtype: return torch.bfloat16 if gemm == 'fp8' else x.dtype
+def _out_dtype(x: torch.Tensor, gemm: str) -> torch.dtype: return GROUPED_GEMMS[gemm].out_dtype or x.dtype
 
 @torch.library.custom_op('fsdp_qlora::grouped_dequant_mm', mutates_args=())
 def grouped_dequant_mm(x: torch.Tensor, offs: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int],
                        gemm: str) -> torch.Tensor:
-    "`x @ W_e.T` by expert groups, the stack `W` dequantized from `q` inside the op (never a value the compiler could keep)"
-    return GROUPED_GEMMS[gemm](x, _stack_view(q, backend, shape, opts, x.dtype).dequantize(), offs)
+    "`x @ W_e.T` by expert groups, the stack's operand made from `q` inside the op (never a value the compiler could keep)"
+    return grouped_quant_mm(x, offs, q, backend, shape, opts, gemm)
 
 @grouped_dequant_mm.register_fake
 def _(x, offs, q, backend, shape, opts, gemm): return x.new_empty(x.shape[0], shape[1], dtype=_out_dtype(x, gemm))
@@ -150,9 +182,8 @@ def _(x, offs, q, backend, shape, opts, gemm): return x.new_empty(x.shape[0], sh
 @torch.library.custom_op('fsdp_qlora::grouped_dequant_mm_backward', mutates_args=())
 def grouped_dequant_mm_backward(g: torch.Tensor, offs: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int],
                                 opts: list[int], gemm: str) -> torch.Tensor:
-    "The input gradient of `grouped_dequant_mm`: `g @ W_e` by groups, the stack dequantized again"
-    W = _stack_view(q, backend, shape, opts, g.dtype).dequantize()
-    return GROUPED_GEMMS[gemm](g.contiguous(), W.transpose(1, 2), offs)
+    "The input gradient of `grouped_dequant_mm`: `g @ W_e` by groups, the stack's operand made again"
+    return grouped_quant_mm(g.contiguous(), offs, q, backend, shape, opts, gemm, True)
 
 @grouped_dequant_mm_backward.register_fake
 def _(g, offs, q, backend, shape, opts, gemm): return g.new_empty(g.shape[0], shape[2], dtype=_out_dtype(g, gemm))

@@ -18,9 +18,10 @@ from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'NF4_LEVELS', 'QuantBackend', 'nf4_code',
-           'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight', 'load_quantized',
-           'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows', 'nf4_levels', 'nf4_fp8']
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'NF4_LEVELS', 'FP8_CODES', 'QuantBackend',
+           'nf4_code', 'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight',
+           'load_quantized', 'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows', 'nf4_levels', 'nf4_fp8',
+           'fused_on_gpu']
 
 # %% ../nbs/02_quantize.ipynb #c738bbbe
 @dataclass
@@ -261,3 +262,15 @@ def nf4_fp8(weight: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 
     codes = (nf4_levels(idx)*am[..., None]/scale[..., None]).clamp(-FP8_MAX, FP8_MAX).to(FP8).reshape(*lead, o, i)
     if not transposed: return codes, scale
     return codes.transpose(-1, -2).contiguous(), scale.repeat_interleave(blocksize, -1).transpose(-1, -2)
+
+# %% ../nbs/02_quantize.ipynb #ff78ad18
+def _bnb_fp8(q, shape, opts, transposed): return nf4_fp8(*q, shape, *opts, transposed=transposed)
+
+FP8_CODES = {'bnb': _bnb_fp8}    # backends whose FP8 codes come straight from their own: `(q, shape, opts, transposed) -> (codes, scales)`
+
+_FUSED = {}
+def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
+    "`f(x, *args)`: traced into the caller's graph while compiling, compiled on its own on a GPU otherwise (one kernel per conversion), plain on the CPU"
+    if not x.is_cuda or torch.compiler.is_compiling(): return f(x, *args)
+    if f not in _FUSED: _FUSED[f] = torch.compile(f)
+    return _FUSED[f](x, *args)

@@ -15,21 +15,21 @@ from functools import partial, lru_cache
 from typing import Callable
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
-from .quantize import nf4_code, nf4_fp8, QUANT_BACKENDS, QuantLinear, FP8, fp8_rows, quant_args, quant_fields
+from .quantize import nf4_code, QUANT_BACKENDS, QuantLinear, FP8, FP8_CODES, fp8_rows, fused_on_gpu, quant_args, quant_fields
 from .fsdp import decoder_layers
 from .adapters import LoRA
 from torch.library import wrap_triton
 
 # %% auto #0
-__all__ = ['FP8_WEIGHTS', 'BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
+__all__ = ['BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
            'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'KEEP_SHARE', 'SPEED_DEFAULTS',
            'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'dequantized', 'dequant_mm', 'dequant_mm_backward',
-           'dequant_matmul', 'fp8_mm', 'fp8_mm_codes', 'dequantize_op', 'fp8_codes', 'fused_on_gpu',
-           'fp8_input_grad_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree',
-           'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
-           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
-           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
-           'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
+           'dequant_matmul', 'fp8_mm', 'fp8_mm_codes', 'dequantize_op', 'fp8_codes', 'fp8_input_grad_op',
+           'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul',
+           'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward',
+           'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
+           'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault',
+           'resolve_speed', 'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -102,23 +102,13 @@ def dequantize_op(q: list[torch.Tensor], backend: str, shape: list[int], opts: l
 @dequantize_op.register_fake
 def _(q, backend, shape, opts, dtype, transposed): return q[0].new_empty(shape[::-1] if transposed else shape, dtype=dtype)
 
-def _bnb_fp8(q, shape, opts, dtype, transposed): return nf4_fp8(*q, shape, *opts, transposed=transposed)
-
-FP8_WEIGHTS = {'bnb': _bnb_fp8}    # backends whose FP8 codes come straight from their own: `(q, shape, opts, dtype, transposed) -> (codes, scales)`
-
 def fp8_codes(q: list, backend: str, shape: list, opts: list, dtype: torch.dtype, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    "FP8 codes and scales of the weight `quant_args` gave: `W` row-wise, or `Wᵀ` per input column of `W`; from the codes (`FP8_WEIGHTS`), else dequantized, then quantized"
-    if backend in FP8_WEIGHTS: return FP8_WEIGHTS[backend](q, shape, opts, dtype, transposed)
+    "FP8 codes and scales of the weight `quant_args` gave: `W` row-wise, or `Wᵀ` per input column of `W`; from the codes (`FP8_CODES`), else dequantized, then quantized"
+    if backend in FP8_CODES: return FP8_CODES[backend](q, shape, opts, transposed)
     return fp8_rows(dequantize_op(q, backend, shape, opts, dtype, transposed))
 
 def _fp8_fwd(x, q, backend, shape, opts): return fp8_mm_codes(x, *fp8_codes(q, backend, shape, opts, x.dtype), x.dtype)
 def _fp8_grad(g, q, backend, shape, opts): return fp8_mm_codes(g, *fp8_codes(q, backend, shape, opts, g.dtype, True), g.dtype)
-_FUSED = {f: torch.compile(f) for f in (_fp8_fwd, _fp8_grad)}    # each compiled on its first call on a GPU
-
-def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
-    "`f(x, *args)`: traced into the caller's graph while compiling, compiled on its own on a GPU otherwise (one kernel per conversion), plain on the CPU"
-    return (_FUSED[f] if x.is_cuda and not torch.compiler.is_compiling() else f)(x, *args)
-
 @torch.library.custom_op('fsdp_qlora::fp8_input_grad', mutates_args=())
 def fp8_input_grad_op(g: torch.Tensor, q: list[torch.Tensor], backend: str, shape: list[int], opts: list[int]) -> torch.Tensor:
     "`g @ W` as an FP8 GEMM (`g` row-wise, `Wᵀ` per input column of `W`); opaque to the compiler, so it runs in backward"

@@ -84,16 +84,16 @@ def ceilings(name, M, K, N, x, g):
 
 def gemm(M=8192):
     """Per shape: the bare GEMMs, then each row eager and compiled; GEMM_ROWS picks rows (default every row this GPU runs), a row
-    name ending in '/dequant' runs that FP8 row with its weight dequantized first (FP8_WEIGHTS emptied: the row's first form)"""
-    import fsdp_qlora.speed as S
+    name ending in '/dequant' runs that FP8 row with its weight dequantized first (FP8_CODES emptied: the row's first form)"""
+    from fsdp_qlora.quantize import FP8_CODES
     rows = os.environ.get('GEMM_ROWS', ' '.join(ROWS)).split()
     for name, (K, N) in dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096)).items():
         x = torch.randn(M, K, device=DEV, dtype=DT, requires_grad=True); g = torch.randn(M, N, device=DEV, dtype=DT)
         if DEV == 'cuda': ceilings(name, M, K, N, x, g)
         for label in rows:
             row, _, how_w = label.partition('/')
-            keep = dict(S.FP8_WEIGHTS)
-            if how_w == 'dequant': S.FP8_WEIGHTS.clear()
+            keep = dict(FP8_CODES)
+            if how_w == 'dequant': FP8_CODES.clear()
             q = layer(K, N, row)
             for how in os.environ.get('GEMM_HOW', 'eager compiled').split():
                 torch._dynamo.reset()
@@ -102,7 +102,7 @@ def gemm(M=8192):
                 try: ms = timed(step)
                 except Exception as e: print(json.dumps(dict(shape=name, row=label, how=how, error=str(e).splitlines()[0][:200])), flush=True); continue
                 print(json.dumps(dict(shape=name, M=M, K=K, N=N, row=label, how=how, ms=round(ms, 3), tflops=round(2*2*M*K*N/ms/1e9, 1))), flush=True)
-            S.FP8_WEIGHTS.update(keep)
+            FP8_CODES.update(keep)
             del q
         torch._dynamo.reset()
 
