@@ -4,7 +4,7 @@ Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|curves [args]
   breaks            graph breaks of a LoRA(QuantLinear) and of a tiny Llama (torch._dynamo.explain), and of the tiny Llama under compile_layers
                     (dynamo's counters, two steps), per row; prints one JSON line per case (works on the CPU too, in float32)
   gemm [M]          one QuantLinear's forward + backward (input gradient) at the Llama-2-7B projection shapes, M rows (default 8192),
-                    per row (GEMM_ROWS; 'fp8/dequant': the FP8 row with its weight dequantized first), eager and compiled (GEMM_HOW),
+                    per row (GEMM_ROWS; 'fp8/dequant': the FP8 row with its weight dequantized first), eager and compiled (GEMM_HOW), shapes GEMM_SHAPES,
                     and on a GPU the bare bf16 and FP8 GEMMs of the same products: median ms of 10 after 3 warm-up calls; one JSON line per case
   curves REF TEST   the `step k: loss ...` lines of two training logs through `curves_agree`: PASS or FAIL with the numbers"""
 import os, sys, json, time, statistics
@@ -87,7 +87,9 @@ def gemm(M=8192):
     name ending in '/dequant' runs that FP8 row with its weight dequantized first (FP8_CODES emptied: the row's first form)"""
     from fsdp_qlora.quantize import FP8_CODES
     rows = os.environ.get('GEMM_ROWS', ' '.join(ROWS)).split()
-    for name, (K, N) in dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096)).items():
+    shapes = dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096))
+    for name in os.environ.get('GEMM_SHAPES', ' '.join(shapes)).split():
+        K, N = shapes[name]
         x = torch.randn(M, K, device=DEV, dtype=DT, requires_grad=True); g = torch.randn(M, N, device=DEV, dtype=DT)
         if DEV == 'cuda': ceilings(name, M, K, N, x, g)
         for label in rows:
