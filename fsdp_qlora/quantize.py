@@ -18,8 +18,8 @@ from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'NF4_LEVELS', 'FP8_CODES', 'QuantBackend',
-           'nf4_code', 'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight',
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'NF4_LEVELS', 'FP8_CODES', 'FUSE_DEVICES',
+           'QuantBackend', 'nf4_code', 'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight',
            'load_quantized', 'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows', 'nf4_levels', 'nf4_fp8',
            'fused_on_gpu']
 
@@ -254,7 +254,8 @@ def nf4_levels(idx: torch.Tensor, levels: tuple = NF4_LEVELS) -> torch.Tensor:
 def nf4_fp8(weight: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     "FP8 e4m3 codes and float32 scales of the NF4 weight (`weight`, `absmax` as `_bnb_quantize` stores them) of `shape` `(…, out, in)`: row-wise, or of `Wᵀ` per input column"
     *lead, o, i = shape
-    need(i % blocksize == 0, f"FP8 codes straight from NF4 need whole blocks of {blocksize} per row; a {o}x{i} weight has none: use --base_matmul dequant")
+    need(i % blocksize == 0, f"FP8 codes straight from NF4 need whole blocks of {blocksize} in each row; a {o}x{i} weight's rows are not: "
+         "use a bf16 row (--base_matmul library, --experts_kernel grouped_gather)")
     packed = weight.view(torch.uint8).reshape(*lead, o, i//2)
     idx = torch.stack((packed >> 4, packed & 15), -1).reshape(*lead, o, i//blocksize, blocksize)   # first value in the high nibble
     am = absmax.view(*lead, o, i//blocksize)
@@ -269,8 +270,9 @@ def _bnb_fp8(q, shape, opts, transposed): return nf4_fp8(*q, shape, *opts, trans
 FP8_CODES = {'bnb': _bnb_fp8}    # backends whose FP8 codes come straight from their own: `(q, shape, opts, transposed) -> (codes, scales)`
 
 _FUSED = {}
+FUSE_DEVICES = {'cuda'}    # device types where `fused_on_gpu` compiles (tests add 'cpu' to run that branch here)
 def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
     "`f(x, *args)`: traced into the caller's graph while compiling, compiled on its own on a GPU otherwise (one kernel per conversion), plain on the CPU"
-    if not x.is_cuda or torch.compiler.is_compiling(): return f(x, *args)
+    if x.device.type not in FUSE_DEVICES or torch.compiler.is_compiling(): return f(x, *args)
     if f not in _FUSED: _FUSED[f] = torch.compile(f)
     return _FUSED[f](x, *args)
