@@ -24,12 +24,12 @@ from torch.library import wrap_triton
 __all__ = ['BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
            'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'KEEP_SHARE', 'SPEED_DEFAULTS',
            'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'dequantized', 'dequant_mm', 'dequant_mm_backward',
-           'dequant_matmul', 'fp8_mm', 'fp8_mm_codes', 'dequantize_op', 'fp8_codes', 'fp8_input_grad_op',
-           'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul',
-           'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward',
-           'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum',
-           'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault',
-           'resolve_speed', 'cuda_allocator_defaults']
+           'dequant_matmul', 'fp8_mm_codes', 'dequantize_op', 'fp8_codes', 'fp8_input_grad_op', 'fp8_input_grad',
+           'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul', 'use_base_matmul',
+           'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward', 'DropoutLinear',
+           'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec',
+           'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed',
+           'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -84,10 +84,6 @@ def dequant_matmul(x: torch.Tensor, m: nn.Module) -> torch.Tensor:
     return dequant_mm(x, *quant_args(m))
 
 # %% ../nbs/16_speed.ipynb #8642b380
-def fp8_mm(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
-    "`a @ b.T` for `a` `(M, K)` and `b` `(N, K)`, both quantized row-wise to FP8 (`fp8_rows`), out in `dtype`"
-    return fp8_mm_codes(a, *fp8_rows(b), dtype)
-
 def fp8_mm_codes(a: torch.Tensor, b8: torch.Tensor, sb: torch.Tensor, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
     "`a @ b.T` for `a` `(M, K)` quantized row-wise here and `b` `(N, K)` given as row-major FP8 codes `b8` and scales `sb` `(N, 1)`"
     a8, sa = fp8_rows(a)
