@@ -11,7 +11,8 @@
 #     alpaca-format rows whose responses fill the 2048-token context (long_data, scripts/multigpu/common.sh), batch B_BATCH (4),
 #     lr 1e-4, seed 0, custom_qlora r64, once per row of B_ROWS ("dequant fp8 fp8_forward": bf16 GEMMs, FP8, FP8 forward only), FLAGS
 #     added to each; then `curves_agree` (speed notebook) of each later row's loss curve against the first's: PASS/FAIL with the
-#     numbers -> $OUT/fp8_train_<row>.log, $OUT/fp8_curves.txt
+#     numbers -> $OUT/fp8_train_<row>.log, $OUT/fp8_curves.txt. B_FLAG (default base_matmul) names the flag the rows set: for a MoE shape
+#     B_SHAPE=olmoe_1b_7b B_FLAG=experts_kernel B_ROWS="grouped_gather_keep grouped_gather_fp8" FLAGS="--lora_target_modules all".
 # (c) scripts/device/fp8_check.py: graph breaks per row on this torch (-> $OUT/fp8_breaks.jsonl), and one QuantLinear's forward +
 #     backward at the 7B projection shapes, M = GEMM_M (8192) rows, per row, eager and compiled (-> $OUT/fp8_gemm.jsonl).
 # The parts run in the order c (graph breaks), b, c (timings), a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
@@ -54,16 +55,16 @@ write_random_checkpoint(path, cfg, device='cuda' if torch.cuda.is_available() el
 for f in tokenizer_path().iterdir(): shutil.copy(f, f"{path}/{f.name}")
 PY
   for ROW in ${B_ROWS:-dequant fp8 fp8_forward}; do
-    stamp "(b) training, --base_matmul $ROW"
+    stamp "(b) training, --${B_FLAG:-base_matmul} $ROW"
     timeout $(cap ${TRAIN_S:-150}) python3 /tmp/train.py --model_name $CK --train_type custom_qlora --world_size 1 --dataset $D \
       --context_length ${B_CTX:-2048} --batch_size ${B_BATCH:-4} --max_steps ${B_STEPS:-120} --dataset_samples 512 --lora_rank 64 \
-      --lora_alpha 16 --lora_dropout 0 --lr 1e-4 --seed 0 --precision bf16 --use_cpu_offload false --log_to stdout --base_matmul $ROW ${FLAGS} 2>&1 \
+      --lora_alpha 16 --lora_dropout 0 --lr 1e-4 --seed 0 --precision bf16 --use_cpu_offload false --log_to stdout --${B_FLAG:-base_matmul} $ROW ${FLAGS} 2>&1 \
       | grep -E "^step|peak|Speed defaults|Loaded|trainable|Error|error|Killed" > $OUT/fp8_train_$ROW.log
     echo "rc=$?"; grep -E "^step" $OUT/fp8_train_$ROW.log | sed -n '1p;$p'; grep -E "Speed defaults|peak|Error" $OUT/fp8_train_$ROW.log | tail -3
   done
   set -- ${B_ROWS:-dequant fp8 fp8_forward}; REF=$1; shift; : > $OUT/fp8_curves.txt
   for ROW in "$@"; do
-    echo "-- --base_matmul $ROW against $REF:" | tee -a $OUT/fp8_curves.txt
+    echo "-- --${B_FLAG:-base_matmul} $ROW against $REF:" | tee -a $OUT/fp8_curves.txt
     python3 scripts/device/fp8_check.py curves $OUT/fp8_train_$REF.log $OUT/fp8_train_$ROW.log | tee -a $OUT/fp8_curves.txt
   done
 fi
