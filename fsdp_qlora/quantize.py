@@ -254,8 +254,8 @@ def nf4_levels(idx: torch.Tensor, levels: tuple = NF4_LEVELS) -> torch.Tensor:
 def nf4_fp8(weight: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     "FP8 e4m3 codes and float32 scales of the NF4 weight (`weight`, `absmax` as `_bnb_quantize` stores them) of `shape` `(…, out, in)`: row-wise, or of `Wᵀ` per input column"
     *lead, o, i = shape
-    need(i % blocksize == 0, f"FP8 codes straight from NF4 need whole blocks of {blocksize} in each row; a {o}x{i} weight's rows are not: "
-         "use a bf16 row (--base_matmul library, --experts_kernel grouped_gather)")
+    if i % blocksize: raise ConfigError(f"FP8 codes straight from NF4 need whole blocks of {blocksize} in each row; a {o}x{i} weight's "
+                                        "rows are not: use a bf16 row (--base_matmul library, --experts_kernel grouped_gather)")
     packed = weight.view(torch.uint8).reshape(*lead, o, i//2)
     idx = torch.stack((packed >> 4, packed & 15), -1).reshape(*lead, o, i//blocksize, blocksize)   # first value in the high nibble
     am = absmax.view(*lead, o, i//blocksize)
@@ -274,5 +274,5 @@ FUSE_DEVICES = {'cuda'}    # device types where `fused_on_gpu` compiles (tests a
 def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
     "`f(x, *args)`: traced into the caller's graph while compiling, compiled on its own on a GPU otherwise (one kernel per conversion), plain on the CPU"
     if x.device.type not in FUSE_DEVICES or torch.compiler.is_compiling(): return f(x, *args)
-    if f not in _FUSED: _FUSED[f] = torch.compile(f)
+    if f not in _FUSED: _FUSED[f] = torch.compile(f, dynamic=True)   # row counts vary from batch to batch
     return _FUSED[f](x, *args)
