@@ -18,6 +18,8 @@
 # The parts run in the order c (graph breaks), b, c (timings), a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
 # each stack of (a) BENCH_STACK_S (150). GEMM_HOW="eager compiled" (default) and GEMM_ROWS pick the timings of (c); GEMM_M=0 skips them,
 # BREAKS_S=0 the graph breaks.
+# (k) scripts/device/fp8_check.py kernels: the three projection layers compiled once and run in turn, as a model meets them (GEMM_ROWS,
+#     M = GEMM_M): ms per layer, graph breaks, and each row's top kernels -> $OUT/fp8_kernels.jsonl, within KERNELS_S (150).
 # Smoke test without a GPU (fp8 and Unsloth are refused or skipped there):
 #   PARTS=abc SHAPE=tiny CTX=64 PREC=fp32 STEPS=1 STACKS=ours_custom_qlora+base_matmul=library,ours_custom_qlora+base_matmul=dequant \
 #     B_ROWS="library dequant" B_SHAPE=tiny B_CTX=256 B_STEPS=30 B_BATCH=2 FLAGS="--precision fp32" GEMM_M=0 bash scripts/device/fp8.sh
@@ -67,6 +69,11 @@ PY
     echo "-- --${B_FLAG:-base_matmul} $ROW against $REF:" | tee -a $OUT/fp8_curves.txt
     python3 scripts/device/fp8_check.py curves $OUT/fp8_train_$REF.log $OUT/fp8_train_$ROW.log | tee -a $OUT/fp8_curves.txt
   done
+fi
+
+if [[ $PARTS == *k* ]]; then
+  stamp "(k) the three projection layers in turn, compiled once, per row: ms, graph breaks and top kernels"
+  timeout $(cap ${KERNELS_S:-150}) python3 scripts/device/fp8_check.py kernels ${GEMM_M:-8192} 2> $OUT/fp8_kernels.err | tee $OUT/fp8_kernels.jsonl; grep -E "Error|error" $OUT/fp8_kernels.err | tail -3
 fi
 
 if [[ $PARTS == *c* && "${GEMM_M:-8192}" != 0 ]]; then

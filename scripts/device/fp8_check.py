@@ -6,6 +6,9 @@ Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|curves [args]
   gemm [M]          one QuantLinear's forward + backward (input gradient) at the Llama-2-7B projection shapes, M rows (default 8192),
                     per row (GEMM_ROWS; 'fp8/dequant': the FP8 row with its weight dequantized first), eager and compiled (GEMM_HOW), shapes GEMM_SHAPES,
                     and on a GPU the bare bf16 and FP8 GEMMs of the same products: median ms of 10 after 3 warm-up calls; one JSON line per case
+  kernels [M]       per row (GEMM_ROWS): the three projection layers compiled once and run in turn, as a model's layers are (no dynamo reset
+                    between shapes: what a per-shape timing cannot see, e.g. a graph break at the second shape), median ms per layer, then one
+                    profiled round: graph breaks, graphs, and the TOP (12) kernels by GPU time (CPU time on the CPU) with their calls
   curves REF TEST   the `step k: loss ...` lines of two training logs through `curves_agree`: PASS or FAIL with the numbers"""
 import os, sys, json, time, statistics
 from collections import Counter
@@ -108,6 +111,28 @@ def gemm(M=8192):
             del q
         torch._dynamo.reset()
 
+def kernels(M=8192):
+    "See the module's doc: the rows' layers in turn, compiled once, their ms and their top kernels"
+    from torch._dynamo.utils import counters
+    shapes = dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096))
+    acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if DEV == 'cuda' else [])
+    key = 'self_device_time_total' if DEV == 'cuda' else 'self_cpu_time_total'
+    def step(q, x, g): x.grad = None; q(x).backward(g)
+    for row in os.environ.get('GEMM_ROWS', ' '.join(ROWS)).split():
+        torch._dynamo.reset(); counters.clear()
+        cases = [(name, torch.compile(layer(K, N, row)), torch.randn(M, K, device=DEV, dtype=DT, requires_grad=True),
+                  torch.randn(M, N, device=DEV, dtype=DT)) for name, (K, N) in shapes.items()]
+        for _ in range(2):
+            for _, q, x, g in cases: step(q, x, g)
+        for name, q, x, g in cases:
+            print(json.dumps(dict(shape=name, M=M, row=row, how='compiled, shapes in turn', ms=round(timed(lambda: step(q, x, g)), 3))), flush=True)
+        with torch.profiler.profile(activities=acts) as prof:
+            for _, q, x, g in cases: step(q, x, g)
+            if DEV == 'cuda': torch.cuda.synchronize()
+        top = sorted(prof.key_averages(), key=lambda e: -getattr(e, key))[:int(os.environ.get('TOP', 12))]
+        print(json.dumps(dict(row=row, graph_breaks=sum(counters['graph_break'].values()), unique_graphs=counters['stats']['unique_graphs'],
+                              top=[(e.key[:100], round(getattr(e, key)/1e3, 3), e.count) for e in top])), flush=True)
+
 def curves(ref_log, test_log):
     from fsdp_qlora.benchmark import step_lines
     loss = lambda p: [m['loss'] for _, m in step_lines((0, l) for l in open(p, errors='replace')) if isinstance(m.get('loss'), float)]
@@ -120,4 +145,4 @@ def curves(ref_log, test_log):
 
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:]
-    dict(breaks=breaks, gemm=lambda *a: gemm(*map(int, a)), curves=curves)[cmd](*args)
+    dict(breaks=breaks, gemm=lambda *a: gemm(*map(int, a)), kernels=lambda *a: kernels(*map(int, a)), curves=curves)[cmd](*args)
