@@ -15,7 +15,7 @@
 #     B_SHAPE=olmoe_1b_7b B_FLAG=experts_kernel B_ROWS="grouped_gather_keep grouped_gather_fp8" FLAGS="--lora_target_modules all".
 # (c) scripts/device/fp8_check.py: graph breaks per row on this torch (-> $OUT/fp8_breaks.jsonl), and one QuantLinear's forward +
 #     backward at the 7B projection shapes, M = GEMM_M (8192) rows, per row, eager and compiled (-> $OUT/fp8_gemm.jsonl).
-# The parts run in the order c (graph breaks), b, c (timings), a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
+# The parts run in the order c (graph breaks), b, k, c (timings), a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
 # each stack of (a) BENCH_STACK_S (150). GEMM_HOW="eager compiled" (default) and GEMM_ROWS pick the timings of (c); GEMM_M=0 skips them,
 # BREAKS_S=0 the graph breaks.
 # (k) scripts/device/fp8_check.py kernels: the three projection layers compiled once and run in turn, as a model meets them (GEMM_ROWS,

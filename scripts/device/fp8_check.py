@@ -1,6 +1,6 @@
 """Checks and timings of the `--base_matmul` rows (speed notebook) on one GPU, and the FP8 loss-curve verdict.
 
-Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|curves [args]
+Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|kernels|curves [args]
   breaks            graph breaks of a LoRA(QuantLinear) and of a tiny Llama (torch._dynamo.explain), and of the tiny Llama under compile_layers
                     (dynamo's counters, two steps), per row; prints one JSON line per case (works on the CPU too, in float32)
   gemm [M]          one QuantLinear's forward + backward (input gradient) at the Llama-2-7B projection shapes, M rows (default 8192),
@@ -19,6 +19,7 @@ from fsdp_qlora.speed import BASE_MATMULS, use_base_matmul, compile_layers, curv
 
 DEV = 'cuda' if torch.cuda.is_available() else 'cpu'
 DT = torch.bfloat16 if DEV == 'cuda' else torch.float32
+SHAPES = dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096))   # Llama-2-7B's projections, (in, out)
 ROWS = [r for r, row in BASE_MATMULS.items() if row.capability is None or (DEV == 'cuda' and torch.cuda.get_device_capability() >= row.capability)]
 
 def layer(in_f, out_f, row):
@@ -90,9 +91,8 @@ def gemm(M=8192):
     name ending in '/dequant' runs that FP8 row with its weight dequantized first (FP8_CODES emptied: the row's first form)"""
     from fsdp_qlora.quantize import FP8_CODES
     rows = os.environ.get('GEMM_ROWS', ' '.join(ROWS)).split()
-    shapes = dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096))
-    for name in os.environ.get('GEMM_SHAPES', ' '.join(shapes)).split():
-        K, N = shapes[name]
+    for name in os.environ.get('GEMM_SHAPES', ' '.join(SHAPES)).split():
+        K, N = SHAPES[name]
         x = torch.randn(M, K, device=DEV, dtype=DT, requires_grad=True); g = torch.randn(M, N, device=DEV, dtype=DT)
         if DEV == 'cuda': ceilings(name, M, K, N, x, g)
         for label in rows:
@@ -114,14 +114,13 @@ def gemm(M=8192):
 def kernels(M=8192):
     "See the module's doc: the rows' layers in turn, compiled once, their ms and their top kernels"
     from torch._dynamo.utils import counters
-    shapes = dict(qkvo=(4096, 4096), gate_up=(4096, 11008), down=(11008, 4096))
     acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if DEV == 'cuda' else [])
     key = 'self_device_time_total' if DEV == 'cuda' else 'self_cpu_time_total'
     def step(q, x, g): x.grad = None; q(x).backward(g)
     for row in os.environ.get('GEMM_ROWS', ' '.join(ROWS)).split():
         torch._dynamo.reset(); counters.clear()
         cases = [(name, torch.compile(layer(K, N, row)), torch.randn(M, K, device=DEV, dtype=DT, requires_grad=True),
-                  torch.randn(M, N, device=DEV, dtype=DT)) for name, (K, N) in shapes.items()]
+                  torch.randn(M, N, device=DEV, dtype=DT)) for name, (K, N) in SHAPES.items()]
         for _ in range(2):
             for _, q, x, g in cases: step(q, x, g)
         for name, q, x, g in cases:
