@@ -24,7 +24,7 @@ from .moe import is_moe, EXPERT_KERNELS
 from .precision import PRECISIONS
 from .fsdp import SHARDINGS, decoder_layers, kept_layers, layer_halves
 from .data import DATASETS, PROMPT_STYLES, check_token_ids, get_tokenizer
-from .train import OPTIMIZERS, SCHEDULES, LOST_PEER, fsdp_main
+from .train import OPTIMIZERS, SCHEDULES, LOST_PEER, fsdp_main, leave
 from .load import resolve_model, weight_files, check_saved_quant, empty_model, ATTENTIONS
 from .families import packs_by_position
 from .checkpoint import validate_checkpointing, parse_faults, RunStopped, STOP_SIGNALS
@@ -250,8 +250,9 @@ def _detach():
 
 def _spawned(local_rank: int, world: int, cfg):
     os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world))
-    if world > 1: _detach()
-    return fsdp_main(local_rank, cfg)
+    if world == 1: return fsdp_main(local_rank, cfg)
+    _detach(); fsdp_main(local_rank, cfg)
+    leave(0, at_exit=START_METHOD != 'fork')      # Python's teardown could abort a finished rank (training notebook); a forked rank's atexit handlers are its parent's
 
 def ending(code: int) -> str:
     "How a process that exited with `code` ended, in words"
@@ -327,3 +328,4 @@ def train_cli(argv=None):
     except RunFailed as e: print(f"fsdp_qlora_train: error: {e}", file=sys.stderr); sys.exit(e.code)
     except RunStopped as e: sys.exit(e.code)
     except KeyboardInterrupt: print("fsdp_qlora_train: interrupted", file=sys.stderr); sys.exit(130)
+    if int(os.environ.get('WORLD_SIZE', 1)) > 1: leave(0)     # a rank of torchrun or srun, finished (training notebook)

@@ -6,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #553fe641
 from __future__ import annotations
-import os, sys, json, math, time, uuid, resource, traceback, multiprocessing.util
+import os, sys, json, math, time, uuid, atexit, resource, traceback, multiprocessing.util
 from datetime import timedelta
 from contextlib import ExitStack
 from dataclasses import dataclass, field, asdict, is_dataclass
@@ -35,8 +35,8 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'ATTEMPT_KEY', 'LOST_PEER', 'ENDINGS', 'Op
            'no_sync_wanted', 'activation_offload', 'setup', 'agent_store_shared', 'attempt_name', 'join_group',
            'run_model', 'load', 'adapt', 'shard', 'token_loss_sum', 'micro_loss', 'train_step', 'Logger', 'MemoryMarks',
            'NoProfiler', 'kernel_table', 'make_profiler', 'MemorySnapshot', 'total_steps', 'fit', 'trained_state',
-           'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'end_rank',
-           'fsdp_main', 'load_unsharded']
+           'save', 'memory_report', 'report_memory', 'make_loader', 'finish_line', 'run_chain', 'LostPeer', 'leave',
+           'end_rank', 'fsdp_main', 'load_unsharded']
 
 # %% ../nbs/08_train.ipynb #0ea1a335
 @dataclass
@@ -512,6 +512,14 @@ ENDINGS = [   # (exception type, what the rank prints (None: said already), exit
     (BaseException,     lambda e: "error: " + ''.join(traceback.format_exception(e)).rstrip(), 1),
 ]
 
+def leave(code: int = 0, at_exit: bool = True):
+    "Exit now with `code`: stdio flushed, the `atexit` handlers run (`at_exit=False`: multiprocessing's finalizers only), Python's teardown skipped"
+    sys.stdout.flush(); sys.stderr.flush()
+    if at_exit: atexit._run_exitfuncs()
+    else: multiprocessing.util._run_finalizers()     # e.g. tqdm's lock: its semaphore would be reported as leaked
+    sys.stdout.flush(); sys.stderr.flush()
+    os._exit(code)
+
 def end_rank(e: BaseException, world: int):
     "A rank's end on `e`: print it once, naming the rank, then exit at once without any collective (one process: re-raise)"
     if world == 1:
@@ -519,9 +527,7 @@ def end_rank(e: BaseException, world: int):
         raise e
     _, say, code = next(row for row in ENDINGS if isinstance(e, row[0]))
     if say: print(f"[rank {rank()}] fsdp_qlora_train: {say(e)}", file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    multiprocessing.util._run_finalizers()     # e.g. tqdm's lock: its semaphore would be reported as leaked
-    os._exit(e.code if code is None else code)
+    leave(e.code if code is None else code, at_exit=False)
 
 def fsdp_main(local_rank: int, cfg):
     "One rank of a run; any failure ends this process at once, with its error, and never waits in a collective"
