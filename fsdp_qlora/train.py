@@ -6,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #553fe641
 from __future__ import annotations
-import os, sys, json, math, time, uuid, atexit, resource, traceback, multiprocessing.util
+import os, sys, json, math, time, uuid, atexit, warnings, resource, traceback, multiprocessing.util
 from datetime import timedelta
 from contextlib import ExitStack
 from dataclasses import dataclass, field, asdict, is_dataclass
@@ -344,6 +344,7 @@ def make_profiler(run: Run):
     cfg = run.cfg
     if not cfg.profile: return NoProfiler()
     from torch.profiler import profile, schedule, ProfilerActivity
+    warnings.filterwarnings('ignore', message='Warning: Profiler clears events at the end of each cycle')   # each cycle is written as it ends
     out = Path(cfg.profiling_output); out.mkdir(parents=True, exist_ok=True)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if run.device.type == 'cuda' else [])
     def ready(prof):
