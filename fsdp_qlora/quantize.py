@@ -18,10 +18,9 @@ from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'NF4_LEVELS', 'FP8_CODES', 'FUSE_DEVICES',
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'FP8_CODES', 'FUSE_DEVICES',
            'QuantBackend', 'nf4_code', 'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight',
-           'load_quantized', 'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows', 'nf4_levels', 'nf4_fp8',
-           'fused_on_gpu']
+           'load_quantized', 'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows', 'nf4_fp8', 'fused_on_gpu']
 
 # %% ../nbs/02_quantize.ipynb #c738bbbe
 @dataclass
@@ -243,24 +242,17 @@ def fp8_rows(t: torch.Tensor, contiguous: bool = True) -> tuple[torch.Tensor, to
     return (codes.contiguous() if contiguous else codes), scale
 
 # %% ../nbs/02_quantize.ipynb #9b8d6d6f
-NF4_LEVELS = tuple(nf4_code('cpu').tolist())    # the 16 NF4 values, as constants
-
-def nf4_levels(idx: torch.Tensor, levels: tuple = NF4_LEVELS) -> torch.Tensor:
-    "The level of each 4-bit index (float32), by a tree of selects on its bits: pointwise, where a table lookup would be a gather"
-    if len(levels) == 1: return levels[0]
-    h = len(levels)//2
-    return torch.where((idx >> (h.bit_length() - 1)) & 1 == 1, nf4_levels(idx, levels[h:]), nf4_levels(idx, levels[:h]))
-
 def nf4_fp8(weight: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     "FP8 e4m3 codes and float32 scales of the NF4 weight (`weight`, `absmax` as `_bnb_quantize` stores them) of `shape` `(…, out, in)`: row-wise, or of `Wᵀ` per input column"
     *lead, o, i = shape
     if i % blocksize: raise ConfigError(f"FP8 codes straight from NF4 need whole blocks of {blocksize} in each row; a {o}x{i} weight's "
                                         "rows are not: use a bf16 row (--base_matmul library, --experts_kernel grouped_gather)")
-    packed = weight.view(torch.uint8).reshape(*lead, o, i//2)
-    idx = torch.stack((packed >> 4, packed & 15), -1).reshape(*lead, o, i//blocksize, blocksize)   # first value in the high nibble
+    packed = weight.view(torch.uint8).reshape(*lead, o, i//2, 1)
+    high = torch.arange(2, device=packed.device) == 0                                   # first value in the high nibble
+    idx = torch.where(high, packed >> 4, packed & 15).reshape(*lead, o, i//blocksize, blocksize).int()
     am = absmax.view(*lead, o, i//blocksize)
     scale = am.amax(-2 if transposed else -1, keepdim=True).clamp(min=FP8_FLOOR)/FP8_MAX     # (…, 1, blocks) or (…, out, 1)
-    codes = (nf4_levels(idx)*am[..., None]/scale[..., None]).clamp(-FP8_MAX, FP8_MAX).to(FP8).reshape(*lead, o, i)
+    codes = (nf4_code(packed.device)[idx]*am[..., None]/scale[..., None]).clamp(-FP8_MAX, FP8_MAX).to(FP8).reshape(*lead, o, i)
     if not transposed: return codes, scale
     return codes.transpose(-1, -2).contiguous(), scale.repeat_interleave(blocksize, -1).transpose(-1, -2)
 

@@ -1,4 +1,4 @@
-"""Compiled decoder layers, a chunked loss, fused LoRA dropout, activation offload and the halves checkpoint on by default on a GPU (`auto`); the frozen base's matmul as a choice (`--base_matmul`, FP8 experimental).
+"""Compiled decoder layers, a chunked loss, fused LoRA dropout, activation offload and the halves checkpoint on by default on a GPU (`auto`); the frozen base's matmul as a choice (`--base_matmul`, FP8 opt-in).
 
 Docs: https://fsdp-qlora.github.io/fsdp_qlora/speed.html.md"""
 

@@ -9,6 +9,10 @@ Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|kernels|curve
   kernels [M]       per row (GEMM_ROWS): the three projection layers compiled once and run in turn, as a model's layers are (no dynamo reset
                     between shapes: what a per-shape timing cannot see, e.g. a graph break at the second shape), median ms per layer, then one
                     profiled round: graph breaks, graphs, and the TOP (12) kernels by GPU time (CPU time on the CPU) with their calls
+  convert           `nf4_fp8` alone (NF4 codes to FP8 codes) compiled, per form (CONVERT_FORMS: the package's; 'select', the levels by
+                    a tree of selects; '/static' compiled with static shapes), weight shape (CONVERT_SHAPES: a 7B down_proj, an OLMoE
+                    gate_up stack) and direction: median ms, GB/s at the 1.5 bytes a value it must move, against a plain byte copy;
+                    the generated code of each case in $OUT/convert/ (OUT default /tmp/out)
   curves REF TEST   the `step k: loss ...` lines of two training logs through `curves_agree`: PASS or FAIL with the numbers"""
 import os, sys, json, time, statistics
 from collections import Counter
@@ -132,6 +136,49 @@ def kernels(M=8192):
         print(json.dumps(dict(row=row, graph_breaks=sum(counters['graph_break'].values()), unique_graphs=counters['stats']['unique_graphs'],
                               top=[(e.key[:100], round(getattr(e, key)/1e3, 3), e.count) for e in top])), flush=True)
 
+from fsdp_qlora.quantize import nf4_code
+def nf4_levels(idx, levels=tuple(nf4_code('cpu').tolist())):
+    "The first form's level lookup: a tree of selects on the index's bits"
+    if len(levels) == 1: return levels[0]
+    h = len(levels)//2
+    return torch.where((idx >> (h.bit_length() - 1)) & 1 == 1, nf4_levels(idx, levels[h:]), nf4_levels(idx, levels[:h]))
+
+def convert():
+    "See the module's doc: the NF4 -> FP8 conversion alone, per form, shape and direction"
+    import functools
+    from torch._inductor.utils import run_and_get_code
+    from fsdp_qlora import quantize as fq
+    out = os.path.join(os.environ.get('OUT', '/tmp/out'), 'convert'); os.makedirs(out, exist_ok=True)
+    shapes = dict(down_7b=(4096, 11008), olmoe_gate_up=(64, 2048, 2048), olmoe_down=(64, 2048, 1024), tiny=(2, 128, 256))
+    for sname in os.environ.get('CONVERT_SHAPES', 'down_7b olmoe_gate_up').split():
+        shape = shapes[sname]; n = torch.Size(shape).numel()
+        w = torch.randint(0, 256, (n//2,), dtype=torch.uint8, device=DEV); am = torch.rand(n//64, device=DEV)
+        copy = timed(lambda: w.clone())
+        print(json.dumps(dict(shape=sname, form='byte copy of the packed codes', ms=round(copy, 4), gbps=round(2*n/2/copy/1e6, 1))), flush=True)
+        for form in os.environ.get('CONVERT_FORMS', 'package select package/static').split():
+            name, _, how = form.partition('/')
+            for tr in (False, True):
+                torch._dynamo.reset()
+                if name == 'select':
+                    def f(weight, absmax):
+                        *lead, o, i = shape; bs = 64
+                        packed = weight.view(torch.uint8).reshape(*lead, o, i//2)
+                        idx = torch.stack((packed >> 4, packed & 15), -1).reshape(*lead, o, i//bs, bs)
+                        a = absmax.view(*lead, o, i//bs)
+                        scale = a.amax(-2 if tr else -1, keepdim=True).clamp(min=fq.FP8_FLOOR)/fq.FP8_MAX
+                        codes = (nf4_levels(idx)*a[..., None]/scale[..., None]).clamp(-fq.FP8_MAX, fq.FP8_MAX).to(fq.FP8).reshape(*lead, o, i)
+                        if not tr: return codes, scale
+                        return codes.transpose(-1, -2).contiguous(), scale.repeat_interleave(bs, -1).transpose(-1, -2)
+                else: f = functools.partial(fq.nf4_fp8, shape=shape, transposed=tr)
+                c = torch.compile(f, dynamic=how != 'static')
+                try:
+                    _, code = run_and_get_code(c, w, am)
+                    open(os.path.join(out, f"{sname}_{name}{'_static' if how else ''}_{'T' if tr else 'rows'}.py"), 'w').write('\n\n'.join(code))
+                    ms = timed(lambda: c(w, am))
+                except Exception as e: print(json.dumps(dict(shape=sname, form=form, transposed=tr, error=str(e).splitlines()[0][:200])), flush=True); continue
+                print(json.dumps(dict(shape=sname, form=form, transposed=tr, ms=round(ms, 4), gbps=round(1.5*n/ms/1e6, 1),
+                                      kernels=sum(x.count('@triton.jit') + x.count('extern "C"') for x in code))), flush=True)
+
 def curves(ref_log, test_log):
     from fsdp_qlora.benchmark import step_lines
     loss = lambda p: [m['loss'] for _, m in step_lines((0, l) for l in open(p, errors='replace')) if isinstance(m.get('loss'), float)]
@@ -144,4 +191,4 @@ def curves(ref_log, test_log):
 
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:]
-    dict(breaks=breaks, gemm=lambda *a: gemm(*map(int, a)), kernels=lambda *a: kernels(*map(int, a)), curves=curves)[cmd](*args)
+    dict(breaks=breaks, gemm=lambda *a: gemm(*map(int, a)), kernels=lambda *a: kernels(*map(int, a)), convert=convert, curves=curves)[cmd](*args)
