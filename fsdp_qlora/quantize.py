@@ -6,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/quantize.html.md"""
 
 # %% ../nbs/02_quantize.ipynb #9fe117f3
 from __future__ import annotations
-import importlib
+import importlib, inspect
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
@@ -18,7 +18,7 @@ from bitsandbytes.functional import QuantState
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'FP8_CODES', 'FUSE_DEVICES',
+__all__ = ['QUANT_BACKENDS', 'HQQ_BITS', 'QUANT_FLAGS', 'FP8', 'FP8_MAX', 'FP8_FLOOR', 'NF4_LEVELS', 'FP8_CODES', 'FUSE_DEVICES',
            'QuantBackend', 'nf4_code', 'quant_options', 'hold_quantized', 'QuantLinear', 'is_quant', 'quantize_weight',
            'load_quantized', 'quantize_linears', 'quant_args', 'quant_fields', 'fp8_rows', 'nf4_fp8', 'fused_on_gpu']
 
@@ -242,6 +242,8 @@ def fp8_rows(t: torch.Tensor, contiguous: bool = True) -> tuple[torch.Tensor, to
     return (codes.contiguous() if contiguous else codes), scale
 
 # %% ../nbs/02_quantize.ipynb #9b8d6d6f
+NF4_LEVELS = tuple(nf4_code('cpu').tolist())    # the 16 NF4 values (float32, exactly), as constants of compiled code
+
 def nf4_fp8(weight: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     "FP8 e4m3 codes and float32 scales of the NF4 weight (`weight`, `absmax` as `_bnb_quantize` stores them) of `shape` `(…, out, in)`: row-wise, or of `Wᵀ` per input column"
     *lead, o, i = shape
@@ -252,7 +254,8 @@ def nf4_fp8(weight: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 
     idx = torch.where(high, packed >> 4, packed & 15).reshape(*lead, o, i//blocksize, blocksize).int()
     am = absmax.view(*lead, o, i//blocksize)
     scale = am.amax(-2 if transposed else -1, keepdim=True).clamp(min=FP8_FLOOR)/FP8_MAX     # (…, 1, blocks) or (…, out, 1)
-    codes = (nf4_code(packed.device)[idx]*am[..., None]/scale[..., None]).clamp(-FP8_MAX, FP8_MAX).to(FP8).reshape(*lead, o, i)
+    levels = torch.tensor(NF4_LEVELS, device=packed.device, dtype=torch.float32)       # a constant of compiled code
+    codes = (levels[idx]*am[..., None]/scale[..., None]).clamp(-FP8_MAX, FP8_MAX).to(FP8).reshape(*lead, o, i)
     if not transposed: return codes, scale
     return codes.transpose(-1, -2).contiguous(), scale.repeat_interleave(blocksize, -1).transpose(-1, -2)
 
@@ -261,10 +264,17 @@ def _bnb_fp8(q, shape, opts, transposed): return nf4_fp8(*q, shape, *opts, trans
 
 FP8_CODES = {'bnb': _bnb_fp8}    # backends whose FP8 codes come straight from their own: `(q, shape, opts, transposed) -> (codes, scales)`
 
+def _has_tensor(a) -> bool: return isinstance(a, torch.Tensor) or (isinstance(a, (list, tuple)) and any(map(_has_tensor, a)))
+def _frozen(a): return tuple(map(_frozen, a)) if isinstance(a, (list, tuple)) else a
+
 _FUSED = {}
 FUSE_DEVICES = {'cuda'}    # device types where `fused_on_gpu` compiles (tests add 'cpu' to run that branch here)
 def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
     "`f(x, *args)`: traced into the caller's graph while compiling, compiled on its own on a GPU otherwise (one kernel per conversion), plain on the CPU"
     if x.device.type not in FUSE_DEVICES or torch.compiler.is_compiling(): return f(x, *args)
-    if f not in _FUSED: _FUSED[f] = torch.compile(f, dynamic=True)   # row counts vary from batch to batch
-    return _FUSED[f](x, *args)
+    names = list(inspect.signature(f).parameters)[1:]
+    fixed = {n: a for n, a in zip(names, args) if not _has_tensor(a)}     # shapes, options, names: constants of the compiled code
+    key = (f, *((n, _frozen(a)) for n, a in fixed.items()))
+    if key not in _FUSED: _FUSED[key] = torch.compile(partial(f, **fixed))
+    torch._dynamo.maybe_mark_dynamic(x, 0)                                # only the row count varies, batch to batch
+    return _FUSED[key](x, **{n: a for n, a in zip(names, args) if n not in fixed})

@@ -178,6 +178,20 @@ def convert():
                 except Exception as e: print(json.dumps(dict(shape=sname, form=form, transposed=tr, error=str(e).splitlines()[0][:200])), flush=True); continue
                 print(json.dumps(dict(shape=sname, form=form, transposed=tr, ms=round(ms, 4), gbps=round(1.5*n/ms/1e6, 1),
                                       kernels=sum(x.count('@triton.jit') + x.count('extern "C"') for x in code))), flush=True)
+        if len(shape) == 3 and DEV == 'cuda':    # the MoE row as it runs: conversion and grouped FP8 GEMM compiled together (fused_on_gpu)
+            from fsdp_qlora.moe import _grouped_q, fp8_ready
+            if not fp8_ready(): continue
+            E, o, i = shape; T = int(os.environ.get('CONVERT_ROWS', 32768))
+            offs = torch.arange(1, E + 1, device=DEV, dtype=torch.int32)*(T//E)
+            for tr in (False, True):
+                x = torch.randn(T, o if tr else i, device=DEV, dtype=DT)
+                torch._dynamo.reset(); fq._FUSED.clear()
+                args = (x, offs, [w, am], 'bnb', list(shape), [64], 'fp8', tr)
+                _, code = run_and_get_code(lambda: fq.fused_on_gpu(_grouped_q, *args))
+                open(os.path.join(out, f"{sname}_grouped_q_{'T' if tr else 'rows'}.py"), 'w').write('\n\n'.join(code))
+                ms = timed(lambda: fq.fused_on_gpu(_grouped_q, *args))
+                print(json.dumps(dict(shape=sname, form='_grouped_q fp8 (conversion + activation rows + grouped GEMM)', transposed=tr, rows=T,
+                                      ms=round(ms, 4), gemm_tflops=round(2*T*o*i/ms/1e9, 1))), flush=True)
 
 def curves(ref_log, test_log):
     from fsdp_qlora.benchmark import step_lines
