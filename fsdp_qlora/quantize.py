@@ -275,6 +275,6 @@ def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
     names = list(inspect.signature(f).parameters)[1:]
     fixed = {n: a for n, a in zip(names, args) if not _has_tensor(a)}     # shapes, options, names: constants of the compiled code
     key = (f, *((n, _frozen(a)) for n, a in fixed.items()))
-    if key not in _FUSED: _FUSED[key] = torch.compile(partial(f, **fixed))
-    torch._dynamo.maybe_mark_dynamic(x, 0)                                # only the row count varies, batch to batch
+    if key not in _FUSED: _FUSED[key] = torch.compile(partial(f, **fixed), dynamic=False)
+    torch._dynamo.maybe_mark_dynamic(x, 0)                                # the row count alone varies, batch to batch
     return _FUSED[key](x, **{n: a for n, a in zip(names, args) if n not in fixed})
