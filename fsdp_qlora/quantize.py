@@ -8,7 +8,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/quantize.html.md"""
 from __future__ import annotations
 import importlib, inspect
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from typing import Callable
 import torch, torch.nn as nn
 from .core import *   # first: it quiets what bitsandbytes logs at import (see core)
@@ -266,13 +266,15 @@ FP8_CODES = {'bnb': _bnb_fp8}    # backends whose FP8 codes come straight from t
 
 def _has_tensor(a) -> bool: return isinstance(a, torch.Tensor) or (isinstance(a, (list, tuple)) and any(map(_has_tensor, a)))
 def _frozen(a): return tuple(map(_frozen, a)) if isinstance(a, (list, tuple)) else a
+@cache
+def _arg_names(f: Callable) -> list: return list(inspect.signature(f).parameters)[1:]
 
 _FUSED = {}
 FUSE_DEVICES = {'cuda'}    # device types where `fused_on_gpu` compiles (tests add 'cpu' to run that branch here)
 def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
     "`f(x, *args)`: traced into the caller's graph while compiling, compiled on its own on a GPU otherwise (one kernel per conversion), plain on the CPU"
     if x.device.type not in FUSE_DEVICES or torch.compiler.is_compiling(): return f(x, *args)
-    names = list(inspect.signature(f).parameters)[1:]
+    names = _arg_names(f)
     fixed = {n: a for n, a in zip(names, args) if not _has_tensor(a)}     # shapes, options, names: constants of the compiled code
     key = (f, *((n, _frozen(a)) for n, a in fixed.items()))
     if key not in _FUSED: _FUSED[key] = torch.compile(partial(f, **fixed), dynamic=False)

@@ -9,9 +9,11 @@ Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|kernels|curve
   kernels [M]       per row (GEMM_ROWS): the three projection layers compiled once and run in turn, as a model's layers are (no dynamo reset
                     between shapes: what a per-shape timing cannot see, e.g. a graph break at the second shape), median ms per layer, then one
                     profiled round: graph breaks, graphs, and the TOP (12) kernels by GPU time (CPU time on the CPU) with their calls
-  convert           `nf4_fp8` alone (NF4 codes to FP8 codes) compiled, per form (CONVERT_FORMS: the package's; 'select', the levels by
-                    a tree of selects; '/static' compiled with static shapes), weight shape (CONVERT_SHAPES: a 7B down_proj, an OLMoE
-                    gate_up stack) and direction: median ms, GB/s at the 1.5 bytes a value it must move, against a plain byte copy;
+  convert           `nf4_fp8` alone (NF4 codes to FP8 codes) compiled, per form (CONVERT_FORMS: 'static', as `fused_on_gpu` compiles
+                    it now, sizes constant; 'dynamic', as it did before, `dynamic=True`; 'select', the first form, levels by a tree of
+                    selects, `dynamic=True`), weight shape (CONVERT_SHAPES: a 7B down_proj, an OLMoE gate_up stack) and direction:
+                    median ms, GB/s at the 1.5 bytes a value it must move, against a plain byte copy; for a stack also the MoE FP8
+                    row's whole compiled function (`fused_on_gpu(_grouped_q)`: conversion, activation rows, grouped GEMM);
                     the generated code of each case in $OUT/convert/ (OUT default /tmp/out)
   curves REF TEST   the `step k: loss ...` lines of two training logs through `curves_agree`: PASS or FAIL with the numbers"""
 import os, sys, json, time, statistics
@@ -153,13 +155,12 @@ def convert():
     for sname in os.environ.get('CONVERT_SHAPES', 'down_7b olmoe_gate_up').split():
         shape = shapes[sname]; n = torch.Size(shape).numel()
         w = torch.randint(0, 256, (n//2,), dtype=torch.uint8, device=DEV); am = torch.rand(n//64, device=DEV)
-        copy = timed(lambda: w.clone())
-        print(json.dumps(dict(shape=sname, form='byte copy of the packed codes', ms=round(copy, 4), gbps=round(2*n/2/copy/1e6, 1))), flush=True)
-        for form in os.environ.get('CONVERT_FORMS', 'package select package/static').split():
-            name, _, how = form.partition('/')
+        copy = timed(lambda: w.clone())          # n/2 bytes read and n/2 written
+        print(json.dumps(dict(shape=sname, form='byte copy of the packed codes', ms=round(copy, 4), gbps=round(n/copy/1e6, 1))), flush=True)
+        for form in os.environ.get('CONVERT_FORMS', 'static dynamic select').split():
             for tr in (False, True):
                 torch._dynamo.reset()
-                if name == 'select':
+                if form == 'select':
                     def f(weight, absmax):
                         *lead, o, i = shape; bs = 64
                         packed = weight.view(torch.uint8).reshape(*lead, o, i//2)
@@ -170,10 +171,10 @@ def convert():
                         if not tr: return codes, scale
                         return codes.transpose(-1, -2).contiguous(), scale.repeat_interleave(bs, -1).transpose(-1, -2)
                 else: f = functools.partial(fq.nf4_fp8, shape=shape, transposed=tr)
-                c = torch.compile(f, dynamic=how != 'static')
+                c = torch.compile(f, dynamic=form != 'static')
                 try:
                     _, code = run_and_get_code(c, w, am)
-                    open(os.path.join(out, f"{sname}_{name}{'_static' if how else ''}_{'T' if tr else 'rows'}.py"), 'w').write('\n\n'.join(code))
+                    open(os.path.join(out, f"{sname}_{form}_{'T' if tr else 'rows'}.py"), 'w').write('\n\n'.join(code))
                     ms = timed(lambda: c(w, am))
                 except Exception as e: print(json.dumps(dict(shape=sname, form=form, transposed=tr, error=str(e).splitlines()[0][:200])), flush=True); continue
                 print(json.dumps(dict(shape=sname, form=form, transposed=tr, ms=round(ms, 4), gbps=round(1.5*n/ms/1e6, 1),
