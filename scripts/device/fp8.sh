@@ -15,11 +15,14 @@
 #     B_SHAPE=olmoe_1b_7b B_FLAG=experts_kernel B_ROWS="grouped_gather_keep grouped_gather_fp8" FLAGS="--lora_target_modules all".
 # (c) scripts/device/fp8_check.py: graph breaks per row on this torch (-> $OUT/fp8_breaks.jsonl), and one QuantLinear's forward +
 #     backward at the 7B projection shapes, M = GEMM_M (8192) rows, per row, eager and compiled (-> $OUT/fp8_gemm.jsonl).
-# The parts run in the order c (graph breaks), b, k, c (timings), a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
+# The parts run in the order c (graph breaks), b, v, k, c (timings), a, each under `timeout`: (c) and (a) get at most what is left of BUDGET (520 s from the start),
 # each stack of (a) BENCH_STACK_S (150). GEMM_HOW="eager compiled" (default) and GEMM_ROWS pick the timings of (c); GEMM_M=0 skips them,
 # BREAKS_S=0 the graph breaks.
 # (k) scripts/device/fp8_check.py kernels: the three projection layers compiled once and run in turn, as a model meets them (GEMM_ROWS,
 #     M = GEMM_M): ms per layer, graph breaks, and each row's top kernels -> $OUT/fp8_kernels.jsonl, within KERNELS_S (150).
+# (v) scripts/device/fp8_check.py convert: the NF4 -> FP8 conversion alone per form (CONVERT_FORMS: static, dynamic, select) and
+#     shape (CONVERT_SHAPES: down_7b olmoe_gate_up), and the MoE FP8 row's whole compiled function -> $OUT/fp8_convert.jsonl, the
+#     generated code in $OUT/convert/, within CONVERT_S (120).
 # Smoke test without a GPU (fp8 and Unsloth are refused or skipped there):
 #   PARTS=abc SHAPE=tiny CTX=64 PREC=fp32 STEPS=1 STACKS=ours_custom_qlora+base_matmul=library,ours_custom_qlora+base_matmul=dequant \
 #     B_ROWS="library dequant" B_SHAPE=tiny B_CTX=256 B_STEPS=30 B_BATCH=2 FLAGS="--precision fp32" GEMM_M=0 bash scripts/device/fp8.sh
@@ -69,6 +72,11 @@ PY
     echo "-- --${B_FLAG:-base_matmul} $ROW against $REF:" | tee -a $OUT/fp8_curves.txt
     python3 scripts/device/fp8_check.py curves $OUT/fp8_train_$REF.log $OUT/fp8_train_$ROW.log | tee -a $OUT/fp8_curves.txt
   done
+fi
+
+if [[ $PARTS == *v* ]]; then
+  stamp "(v) the NF4 -> FP8 conversion alone, per form and shape"
+  timeout $(cap ${CONVERT_S:-120}) python3 scripts/device/fp8_check.py convert 2> $OUT/fp8_convert.err | tee $OUT/fp8_convert.jsonl; grep -E "Error|error" $OUT/fp8_convert.err | tail -3
 fi
 
 if [[ $PARTS == *k* ]]; then
