@@ -490,14 +490,16 @@ def markdown_table(report: dict) -> str:
     rows, base = report['stacks'], report['stacks'].get(report['baseline'], {})
     ok = base.get('status') == 'ok'
     ratio = lambda r, k: _fmt(r[k]/base[k], '.2f') if ok and r.get(k) and base.get(k) else ''
-    head = ['stack', 'status', 'load s', 'step s', 'tok/s', 'MFU %', 'HFU %', 'peak alloc GiB', 'peak reserved GiB', 'host RSS GiB',
+    measured = report.get('measured_matmul_tflops')
+    bound = measured*1e12/report['flops_per_token']['model'] if measured else None     # tokens/s at 6·N FLOPs a token
+    head = ['stack', 'status', 'load s', 'step s', 'tok/s', 'MFU %', 'HFU %', 'bound %', 'peak alloc GiB', 'peak reserved GiB', 'host RSS GiB',
             'trained M', 'loss first', 'loss last', f"tok/s ÷ {report['baseline']}", f"mem ÷ {report['baseline']}"]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|'*len(head)]
     for name, r in rows.items():
         if r['status'] != 'ok': lines.append(f"| {name} | {r['note']} |" + ' |'*(len(head) - 2)); continue
         pct = lambda v: _fmt(None if v is None else 100*v, '.1f')
         lines.append('| ' + ' | '.join([name, 'ok', _fmt(r['load_s'], '.1f'), _fmt(r['step_s'], '.3f'), _fmt(r['tok_s'], ',.0f'),
-                                        pct(r['mfu']), pct(r['hfu']), _fmt(r['peak_alloc_gib'], '.2f'), _fmt(r['peak_reserved_gib'], '.2f'),
+                                        pct(r['mfu']), pct(r['hfu']), pct(bound and r['tok_s']/bound), _fmt(r['peak_alloc_gib'], '.2f'), _fmt(r['peak_reserved_gib'], '.2f'),
                                         _fmt(r['host_rss_gib'], '.2f'), _fmt((r.get('trainable') or 0)/1e6 or None, '.2f'),
                                         _fmt(r['losses'][0], '.4f'), _fmt(r['losses'][-1], '.4f'),
                                         ratio(r, 'tok_s'), ratio(r, 'peak_alloc_gib')]) + ' |')
