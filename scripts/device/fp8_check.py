@@ -19,7 +19,7 @@ Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|kernels|curve
 import os, sys, json, time, statistics
 from collections import Counter
 import torch, torch.nn as nn
-from fsdp_qlora.quantize import QuantLinear, quantize_weight, load_quantized
+from fsdp_qlora.quantize import QuantLinear, quantize_weight, load_quantized, nf4_code
 from fsdp_qlora.adapters import LoRA, add_lora
 from fsdp_qlora.speed import BASE_MATMULS, use_base_matmul, compile_layers, curves_agree
 
@@ -138,7 +138,6 @@ def kernels(M=8192):
         print(json.dumps(dict(row=row, graph_breaks=sum(counters['graph_break'].values()), unique_graphs=counters['stats']['unique_graphs'],
                               top=[(e.key[:100], round(getattr(e, key)/1e3, 3), e.count) for e in top])), flush=True)
 
-from fsdp_qlora.quantize import nf4_code
 def nf4_levels(idx, levels=tuple(nf4_code('cpu').tolist())):
     "The first form's level lookup: a tree of selects on the index's bits"
     if len(levels) == 1: return levels[0]
