@@ -6,7 +6,7 @@ Docs: https://fsdp-qlora.github.io/fsdp_qlora/quantize.html.md"""
 
 # %% ../nbs/02_quantize.ipynb #9fe117f3
 from __future__ import annotations
-import importlib, inspect
+import importlib, inspect, types
 from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import Callable
@@ -269,6 +269,11 @@ def _frozen(a): return tuple(map(_frozen, a)) if isinstance(a, (list, tuple)) el
 @cache
 def _arg_names(f: Callable) -> list: return list(inspect.signature(f).parameters)[1:]
 
+def _bind(f: Callable, fixed: dict) -> Callable:
+    "`f` with the arguments `fixed` bound, as a function with a code object and globals of its own (`partial` would share one wrapper's)"
+    def bound(x, **tensors): return f(x, **fixed, **tensors)
+    return types.FunctionType(bound.__code__.replace(), {'__builtins__': __builtins__}, 'bound', None, bound.__closure__)
+
 _FUSED = {}
 FUSE_DEVICES = {'cuda'}    # device types where `fused_on_gpu` compiles (tests add 'cpu' to run that branch here)
 def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
@@ -277,6 +282,6 @@ def fused_on_gpu(f: Callable, x: torch.Tensor, *args):
     names = _arg_names(f)
     fixed = {n: a for n, a in zip(names, args) if not _has_tensor(a)}     # shapes, options, names: constants of the compiled code
     key = (f, *((n, _frozen(a)) for n, a in fixed.items()))
-    if key not in _FUSED: _FUSED[key] = torch.compile(partial(f, **fixed), dynamic=False)
+    if key not in _FUSED: _FUSED[key] = torch.compile(_bind(f, fixed), dynamic=False)
     torch._dynamo.maybe_mark_dynamic(x, 0)                                # the row count alone varies, batch to batch
     return _FUSED[key](x, **{n: a for n, a in zip(names, args) if n not in fixed})

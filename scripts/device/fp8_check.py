@@ -9,10 +9,10 @@ Usage (repo root): python3 scripts/device/fp8_check.py breaks|gemm|kernels|curve
   kernels [M]       per row (GEMM_ROWS): the three projection layers compiled once and run in turn, as a model's layers are (no dynamo reset
                     between shapes: what a per-shape timing cannot see, e.g. a graph break at the second shape), median ms per layer, then one
                     profiled round: graph breaks, graphs, and the TOP (12) kernels by GPU time (CPU time on the CPU) with their calls
-  convert           `nf4_fp8` alone (NF4 codes to FP8 codes) compiled, per form (CONVERT_FORMS: 'static', as `fused_on_gpu` compiles
-                    it now, sizes constant; 'dynamic', as it did before, `dynamic=True`; 'select', the first form, levels by a tree of
+  convert           `nf4_fp8` alone (NF4 codes to FP8 codes) compiled, per form (CONVERT_FORMS: 'kernel', a hand-written Triton
+                    kernel (`nf4_fp8_triton`, tried and not kept) per tile shape (TILES); 'kernel_compiled', the same from compiled code; 'static', inductor's kernel of `nf4_fp8`, sizes constant; 'dynamic', as it did before, `dynamic=True`; 'select', the first form, levels by a tree of
                     selects, `dynamic=True`), weight shape (CONVERT_SHAPES: a 7B down_proj, an OLMoE gate_up stack) and direction:
-                    median ms, GB/s at the 1.5 bytes a value it must move, against a plain byte copy; for a stack also the MoE FP8
+                    median ms a call (20 queued back to back), GB/s at the 1.5 bytes a value it must move, against a plain byte copy; for a stack also the MoE FP8
                     row's whole compiled function (`fused_on_gpu(_grouped_q)`: conversion, activation rows, grouped GEMM);
                     the generated code of each case in $OUT/convert/ (OUT default /tmp/out)
   curves REF TEST   the `step k: loss ...` lines of two training logs through `curves_agree`: PASS or FAIL with the numbers"""
@@ -69,14 +69,16 @@ def breaks():
         print(json.dumps(dict(case='tiny Llama, compile_layers, halves, 2 steps', row=row, device=DEV, graph_breaks=sum(c['graph_break'].values()),
                               unique_graphs=c['stats']['unique_graphs'], reasons=dict(Counter(r.splitlines()[0][:120] for r in c['graph_break'].elements())))), flush=True)
 
-def timed(f, reps=10, warm=3):
+def timed(f, reps=10, warm=3, batch=1):
+    "Median ms of `f`: `reps` rounds of `batch` calls queued back to back, one wait for the GPU a round (so with `batch` > 1 a call's launch overlaps the last one's work)"
     for _ in range(warm): f()
     ts = []
     for _ in range(reps):
         if DEV == 'cuda': torch.cuda.synchronize()
-        t = time.perf_counter(); f()
+        t = time.perf_counter()
+        for _ in range(batch): f()
         if DEV == 'cuda': torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t)
+        ts.append((time.perf_counter() - t)/batch)
     return statistics.median(ts)*1e3
 
 def ceilings(name, M, K, N, x, g):
@@ -144,21 +146,83 @@ def nf4_levels(idx, levels=tuple(nf4_code('cpu').tolist())):
     h = len(levels)//2
     return torch.where((idx >> (h.bit_length() - 1)) & 1 == 1, nf4_levels(idx, levels[h:]), nf4_levels(idx, levels[:h]))
 
+def code_diff(a, b):
+    "How many FP8 codes of `a` differ from `b`'s, and the largest difference in e4m3 steps (adjacent codes of one sign are one step apart)"
+    d = (a.view(torch.uint8).int() - b.view(torch.uint8).int()).abs()
+    return dict(codes_differ=int((d > 0).sum()), max_steps=int(d.max()))
+
+TILES = {False: [(16, 128), (8, 256), (32, 64), (4, 512), (32, 128)], True: [(64, 32), (32, 64), (128, 16), (64, 64), (128, 32)]}
+
+def nf4_fp8_triton(weight, absmax, shape, transposed, tiles):
+    """`nf4_fp8` as one hand-written Triton kernel (tried 2026-12-07, not kept: slower than inductor's kernel of `nf4_fp8`).
+    A program converts `BR` rows x `BC` bytes of W: the bytes loaded once, both nibbles' levels looked up in the 16-value table,
+    times the block's absmax, divided by the scale (IEEE, `div_rn`), clamped, rounded to e4m3, interleaved back into the row's order;
+    transposed, the tile is transposed in registers and stored as rows of W^T. The scales as `nf4_fp8` computes them."""
+    import triton
+    from torch.library import wrap_triton
+    from fsdp_qlora import quantize as fq
+    *lead, o, i = shape; bs = 64
+    a = absmax.view(*lead, o, i//bs)
+    scale = a.amax(-2 if transposed else -1, keepdim=True).clamp(min=fq.FP8_FLOOR)/fq.FP8_MAX
+    out = torch.empty(*lead, *((i, o) if transposed else (o, i)), device=weight.device, dtype=fq.FP8)
+    levels = torch.tensor(fq.NF4_LEVELS, device=weight.device, dtype=torch.float32)
+    br, bc = tiles
+    wrap_triton(_nf4_fp8_kernel())[(triton.cdiv(o, br), triton.cdiv(i//2, bc), torch.Size(lead).numel())](
+        weight.view(torch.uint8), a, scale.contiguous(), levels, out, o, i, BLOCKSIZE=bs, TRANSPOSED=transposed, BR=br, BC=bc)
+    return out, (scale.repeat_interleave(bs, -1).transpose(-1, -2) if transposed else scale)
+
+_KERNEL = []
+def _nf4_fp8_kernel():
+    "The kernel of `nf4_fp8_triton`, defined on first use (Triton is imported only on a GPU machine)"
+    if _KERNEL: return _KERNEL[0]
+    import triton, triton.language as tl
+    @triton.jit
+    def k(w_ptr, am_ptr, s_ptr, lv_ptr, out_ptr, O, I, BLOCKSIZE: tl.constexpr, TRANSPOSED: tl.constexpr, BR: tl.constexpr, BC: tl.constexpr):
+        e = tl.program_id(2).to(tl.int64)
+        r = tl.program_id(0)*BR + tl.arange(0, BR)
+        c = tl.program_id(1)*BC + tl.arange(0, BC)
+        half, nb = I // 2, I // BLOCKSIZE
+        inside = (r[:, None] < O) & (c[None, :] < half)
+        b = tl.load(w_ptr + e*O*half + r[:, None]*half + c[None, :], mask=inside, other=0)
+        blk = (2*c) // BLOCKSIZE
+        am = tl.load(am_ptr + e*O*nb + r[:, None]*nb + blk[None, :], mask=inside, other=0.)
+        if TRANSPOSED: s = tl.load(s_ptr + e*nb + blk[None, :], mask=c[None, :] < half, other=1.)
+        else: s = tl.load(s_ptr + e*O + r[:, None], mask=r[:, None] < O, other=1.)
+        hi = tl.clamp(tl.math.div_rn(tl.load(lv_ptr + (b >> 4).to(tl.int32))*am, s), -448., 448.)
+        lo = tl.clamp(tl.math.div_rn(tl.load(lv_ptr + (b & 15).to(tl.int32))*am, s), -448., 448.)
+        v = tl.interleave(hi.to(out_ptr.dtype.element_ty), lo.to(out_ptr.dtype.element_ty))
+        kk = tl.program_id(1)*2*BC + tl.arange(0, 2*BC)
+        if TRANSPOSED: tl.store(out_ptr + e*O*I + kk[:, None]*O + r[None, :], tl.trans(v), mask=(kk[:, None] < I) & (r[None, :] < O))
+        else: tl.store(out_ptr + e*O*I + r[:, None]*I + kk[None, :], v, mask=(r[:, None] < O) & (kk[None, :] < I))
+    _KERNEL.append(k); return k
+
 def convert():
     "See the module's doc: the NF4 -> FP8 conversion alone, per form, shape and direction"
     import functools
     from torch._inductor.utils import run_and_get_code
     from fsdp_qlora import quantize as fq
     out = os.path.join(os.environ.get('OUT', '/tmp/out'), 'convert'); os.makedirs(out, exist_ok=True)
-    shapes = dict(down_7b=(4096, 11008), olmoe_gate_up=(64, 2048, 2048), olmoe_down=(64, 2048, 1024), tiny=(2, 128, 256))
+    shapes = dict(down_7b=(4096, 11008), qkvo_7b=(4096, 4096), gate_8b=(14336, 4096), olmoe_gate_up=(64, 2048, 2048),
+                  olmoe_down=(64, 2048, 1024), tiny=(2, 128, 256))
     for sname in os.environ.get('CONVERT_SHAPES', 'down_7b olmoe_gate_up').split():
         shape = shapes[sname]; n = torch.Size(shape).numel()
         w = torch.randint(0, 256, (n//2,), dtype=torch.uint8, device=DEV); am = torch.rand(n//64, device=DEV)
-        copy = timed(lambda: w.clone())          # n/2 bytes read and n/2 written
+        copy = timed(lambda: w.clone(), batch=20)          # n/2 bytes read and n/2 written
         print(json.dumps(dict(shape=sname, form='byte copy of the packed codes', ms=round(copy, 4), gbps=round(n/copy/1e6, 1))), flush=True)
+        ref = {tr: fq.nf4_fp8(w, am, shape, transposed=tr) for tr in (False, True)}     # PyTorch's own kernels, one per operation
         for form in os.environ.get('CONVERT_FORMS', 'static dynamic select').split():
             for tr in (False, True):
                 torch._dynamo.reset()
+                if form == 'kernel':     # the Triton kernel below, eager, per tile shape
+                    for t in TILES[tr]:
+                        try:
+                            c, s = nf4_fp8_triton(w, am, shape, tr, t)
+                            same = torch.equal(c.view(torch.uint8), ref[tr][0].view(torch.uint8)) and torch.equal(s, ref[tr][1])
+                            ms = timed(lambda: nf4_fp8_triton(w, am, shape, tr, t), batch=20)
+                        except Exception as e: print(json.dumps(dict(shape=sname, form=form, tiles=t, transposed=tr, error=str(e).splitlines()[0][:200])), flush=True); continue
+                        print(json.dumps(dict(shape=sname, form=form, tiles=t, transposed=tr, ms=round(ms, 4), gbps=round(1.5*n/ms/1e6, 1),
+                                              equal_to_nf4_fp8=same)), flush=True)
+                    continue
                 if form == 'select':
                     def f(weight, absmax):
                         *lead, o, i = shape; bs = 64
@@ -169,15 +233,17 @@ def convert():
                         codes = (nf4_levels(idx)*a[..., None]/scale[..., None]).clamp(-fq.FP8_MAX, fq.FP8_MAX).to(fq.FP8).reshape(*lead, o, i)
                         if not tr: return codes, scale
                         return codes.transpose(-1, -2).contiguous(), scale.repeat_interleave(bs, -1).transpose(-1, -2)
+                elif form == 'kernel_compiled':   # the Triton kernel launched from compiled code, the scales computed there
+                    def f(weight, absmax, tr=tr): return nf4_fp8_triton(weight, absmax, shape, tr, TILES[tr][0])
                 else: f = functools.partial(fq.nf4_fp8, shape=shape, transposed=tr)
-                c = torch.compile(f, dynamic=form != 'static')
+                c = torch.compile(f, dynamic=form in ('dynamic', 'select'))
                 try:
-                    _, code = run_and_get_code(c, w, am)
+                    res, code = run_and_get_code(c, w, am)
                     open(os.path.join(out, f"{sname}_{form}_{'T' if tr else 'rows'}.py"), 'w').write('\n\n'.join(code))
-                    ms = timed(lambda: c(w, am))
+                    ms = timed(lambda: c(w, am), batch=20)
                 except Exception as e: print(json.dumps(dict(shape=sname, form=form, transposed=tr, error=str(e).splitlines()[0][:200])), flush=True); continue
                 print(json.dumps(dict(shape=sname, form=form, transposed=tr, ms=round(ms, 4), gbps=round(1.5*n/ms/1e6, 1),
-                                      kernels=sum(x.count('@triton.jit') + x.count('extern "C"') for x in code))), flush=True)
+                                      equal_to_nf4_fp8=torch.equal(res[0].view(torch.uint8), ref[tr][0].view(torch.uint8)), **code_diff(res[0], ref[tr][0]), kernels=sum(x.count('@triton.jit') + x.count('extern "C"') for x in code))), flush=True)
         if len(shape) == 3 and DEV == 'cuda':    # the MoE row as it runs: conversion and grouped FP8 GEMM compiled together (fused_on_gpu)
             from fsdp_qlora.moe import _grouped_q, fp8_ready
             if not fp8_ready(): continue
