@@ -221,7 +221,7 @@ def convert():
                             ms = timed(lambda: nf4_fp8_triton(w, am, shape, tr, t), batch=20)
                         except Exception as e: print(json.dumps(dict(shape=sname, form=form, tiles=t, transposed=tr, error=str(e).splitlines()[0][:200])), flush=True); continue
                         print(json.dumps(dict(shape=sname, form=form, tiles=t, transposed=tr, ms=round(ms, 4), gbps=round(1.5*n/ms/1e6, 1),
-                                              equal_to_nf4_fp8=same)), flush=True)
+                                              equal_to_nf4_fp8=same, **code_diff(c, ref[tr][0]))), flush=True)
                     continue
                 if form == 'select':
                     def f(weight, absmax):
