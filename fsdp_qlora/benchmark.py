@@ -170,7 +170,7 @@ class Stack:
 STACKS = {s.name: s for s in [
     Stack('ours_custom_qlora', 'ours', dict(train_type='custom_qlora'), ('bitsandbytes',), about='fsdp_qlora_train, NF4 QuantLinear + our LoRA, default flags (auto speed flags)'),
     Stack('ours_custom_qlora_plain', 'ours', dict(train_type='custom_qlora', flags=dict(compile=False, loss='standard', use_activation_cpu_offload=False,
-                                                                            checkpoint_halves=False, lora_dropout_kernel='torch', sdpa_backend='torch')), ('bitsandbytes',),
+                                                                            checkpoint_halves=False, lora_dropout_kernel='torch')), ('bitsandbytes',),
           about='ours_custom_qlora with every speed flag off (the defaults before they became auto)'),
     Stack('ours_custom_qlora_fast', 'ours', dict(train_type='custom_qlora', flags=dict(compile=True, loss='chunked')), ('bitsandbytes',),
           about='ours_custom_qlora with --compile true --loss chunked (the speed chapter)'),

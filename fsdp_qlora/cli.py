@@ -28,7 +28,7 @@ from .train import OPTIMIZERS, SCHEDULES, LOST_PEER, fsdp_main, leave
 from .load import resolve_model, weight_files, check_saved_quant, empty_model, ATTENTIONS
 from .families import packs_by_position
 from .checkpoint import validate_checkpointing, parse_faults, RunStopped, STOP_SIGNALS
-from .speed import LOSSES, LORA_DROPOUTS, BASE_MATMULS, SDPA_BACKENDS, AUTO, auto_bool, resolve_speed, cuda_allocator_defaults, use_base_matmul
+from .speed import LOSSES, LORA_DROPOUTS, BASE_MATMULS, AUTO, auto_bool, resolve_speed, cuda_allocator_defaults, use_base_matmul
 
 # %% ../nbs/09_cli.ipynb #a8d509d9
 def _choices(table): return dict(choices=list(table))
@@ -108,7 +108,6 @@ def fsdp_qlora_train(
     loss: Annotated[str, dict(choices=[AUTO, *LOSSES])] = 'auto', # Cross-entropy: auto (chunked on a GPU, standard on the CPU), standard (full logits), chunked (never holds the full float32 logits), liger (needs liger-kernel and a GPU)
     router_aux_loss_coef: float = None, # Mixture-of-experts models: weight of the router's load-balancing loss added to the loss (default: the model config's; 0 logs it without training on it)
     experts_kernel: Annotated[str, dict(choices=[AUTO, *EXPERT_KERNELS])] = 'auto', # Mixture-of-experts models: auto (on a GPU grouped_gather_keep where a layer's bf16 experts take <= 2% of the card, else grouped_gather; loop on the CPU), loop (the hit experts one after another), grouped (one grouped GEMM per projection; bf16 on GPUs); grouped_gather puts rows back by gathers instead of index_add, the _keep rows keep the dequantized experts from a checkpoint's recompute for its backward (MoE chapter)
-    sdpa_backend: Annotated[str, dict(choices=[AUTO, *SDPA_BACKENDS])] = 'auto', # The kernel PyTorch's SDPA attention tries first: auto (cudnn on Hopper and newer GPUs where the model's attention is sdpa, else torch), torch (PyTorch's order: flash, memory-efficient, math, cuDNN), cudnn (cuDNN's fused attention first, then PyTorch's order), math (plain ops only: the reference); speed notebook
     base_matmul: Annotated[str, dict(choices=list(BASE_MATMULS))] = 'library', # How quantized layers multiply: library (the backend's own matmul; the fastest measured), dequant (the same maths as one op compiled code traces whole; 7-14% slower a layer on an H100), fp8 (opt-in FP8 GEMMs with row-wise scales, forward and backward, the codes straight from NF4: GPUs of capability 8.9+, bf16; changes the maths; 11-18% faster a step than library on an H100 (1.19-1.26x Unsloth, LoRA dropout 0 and 0.1), loss curve within the bf16 run's noise), fp8_forward (fp8's forward, the backward in bf16); speed notebook
 ):
     "Fine-tune a causal language model with FSDP2 over quantized or full weights and LoRA adapters"
@@ -129,7 +128,7 @@ def validate(cfg):
     resolve_speed(cfg)
     for flag, table in [('train_type', TRAIN_TYPES), ('precision', PRECISIONS), ('sharding_strategy', SHARDINGS),
                         ('optimizer', OPTIMIZERS), ('lr_scheduler', SCHEDULES), ('loss', LOSSES), ('lora_dropout_kernel', LORA_DROPOUTS),
-                        ('experts_kernel', EXPERT_KERNELS), ('base_matmul', BASE_MATMULS), ('sdpa_backend', SDPA_BACKENDS)]:
+                        ('experts_kernel', EXPERT_KERNELS), ('base_matmul', BASE_MATMULS)]:
         v = getattr(cfg, flag)
         need(v in table, f"--{flag} {v!r} is not one of: {', '.join(table)}")
     need(cfg.log_to in ('tqdm', 'stdout', 'wandb'), f"--log_to {cfg.log_to!r} is not one of: tqdm, stdout, wandb")
@@ -156,9 +155,6 @@ def validate(cfg):
     path = resolve_model(getattr(cfg, flag))
     weight_files(path); ADAPTERS[tt.adapter].plain(path)
     skeleton = empty_model(path, quant=tt.quant, attn=cfg.attn_implementation, **quant_options(tt.quant, cfg, TrainConfig()))   # quantized as the run's: fused experts become stacks (MoE notebook); transformers refuses an attention the class or installation lacks
-    attn = skeleton.config._attn_implementation
-    need(cfg.sdpa_backend == 'torch' or attn == 'sdpa', f"--sdpa_backend {cfg.sdpa_backend} picks the kernel of PyTorch's SDPA attention, and this "
-         f"{skeleton.config.model_type} model runs {attn} attention: use --attn_implementation sdpa, or --sdpa_backend torch")
     need(not cfg.packing or packs_by_position(skeleton), f"--packing: a {skeleton.config.model_type} model builds its attention mask without "
          "transformers' masking utilities, so packed samples would attend to each other: train without --packing")
     if ADAPTERS[tt.adapter].targets: check_lora_targets(skeleton, model_targets(skeleton, cfg.lora_target_modules))

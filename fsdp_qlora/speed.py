@@ -22,14 +22,14 @@ from torch.library import wrap_triton
 
 # %% auto #0
 __all__ = ['BASE_MATMULS', 'M32', 'SPLIT_ROWS', 'LORA_DROPOUTS', 'CHUNK_LOGITS', 'LOSSES', 'OFFLOAD_MIN_BYTES',
-           'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'TORCH_SDPA_ORDER', 'SDPA_BACKENDS', 'AUTO',
-           'KEEP_SHARE', 'SDPA_CUDNN_FROM', 'SPEED_DEFAULTS', 'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers',
-           'dequantized', 'dequant_mm', 'dequant_mm_backward', 'dequant_matmul', 'fp8_mm_codes', 'dequantize_op',
-           'fp8_codes', 'fp8_input_grad_op', 'fp8_input_grad', 'bf16_input_grad', 'FP8Matmul', 'fp8_matmul',
-           'curves_agree', 'BaseMatmul', 'use_base_matmul', 'dropout_keep', 'check_offsets', 'dropout_linear',
-           'dropout_linear_backward', 'DropoutLinear', 'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE',
-           'chunked_ce_sum', 'full_ce_sum', 'LossSpec', 'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload',
-           'SdpaSpec', 'sdpa_kernels', 'auto_bool', 'SpeedDefault', 'resolve_speed', 'cuda_allocator_defaults']
+           'OFFLOAD_PREFETCH_BYTES', 'OFFLOAD_INFLIGHT_BYTES', 'AUTO', 'KEEP_SHARE', 'SPEED_DEFAULTS',
+           'CUDA_ALLOC_CONF', 'recompute_stop', 'compile_layers', 'dequantized', 'dequant_mm', 'dequant_mm_backward',
+           'dequant_matmul', 'fp8_mm_codes', 'dequantize_op', 'fp8_codes', 'fp8_input_grad_op', 'fp8_input_grad',
+           'bf16_input_grad', 'FP8Matmul', 'fp8_matmul', 'curves_agree', 'BaseMatmul', 'use_base_matmul',
+           'dropout_keep', 'check_offsets', 'dropout_linear', 'dropout_linear_backward', 'DropoutLinear',
+           'fuse_lora_dropout', 'LoraDropoutSpec', 'ChunkedLinearCE', 'chunked_ce_sum', 'full_ce_sum', 'LossSpec',
+           'HeadLoss', 'head_replaced', 'CopyWindow', 'ActivationOffload', 'auto_bool', 'SpeedDefault', 'resolve_speed',
+           'cuda_allocator_defaults']
 
 # %% ../nbs/16_speed.ipynb #13814d4d
 def recompute_stop(layer: nn.Module) -> nn.Module | None:
@@ -570,33 +570,6 @@ class ActivationOffload:
         o.host = o.back = None                                     # unpacked once: backward through a node frees it
         return t
 
-# %% ../nbs/16_speed.ipynb #c1b16b5d
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from contextlib import nullcontext
-
-TORCH_SDPA_ORDER = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH, SDPBackend.CUDNN_ATTENTION)  # PyTorch's own (2.11-2.13)
-
-@dataclass
-class SdpaSpec:
-    "One `--sdpa_backend`: the SDPA kernels allowed, in the order PyTorch tries them (empty: PyTorch's own order, unchanged)"
-    order: tuple = ()
-    why: str = ''
-
-    def __call__(self):
-        "The context in which SDPA tries `order`"
-        return sdpa_kernel(list(self.order), set_priority=True) if self.order else nullcontext()
-
-SDPA_BACKENDS = {
-    'torch': SdpaSpec((), "PyTorch's order: flash, memory-efficient, math, cuDNN"),
-    'cudnn': SdpaSpec((SDPBackend.CUDNN_ATTENTION, *TORCH_SDPA_ORDER[:-1]), "cuDNN's fused attention first, then PyTorch's order"),
-    'math': SdpaSpec((SDPBackend.MATH,), 'plain ops only: the reference'),
-}
-
-def sdpa_kernels(name: str):
-    "The context of the `--sdpa_backend` row `name`"
-    need(name in SDPA_BACKENDS, f"--sdpa_backend {name!r} is not one of: {', '.join(SDPA_BACKENDS)}")
-    return SDPA_BACKENDS[name]()
-
 # %% ../nbs/16_speed.ipynb #2f0933cc
 AUTO = 'auto'
 
@@ -672,17 +645,6 @@ def _compile_suits(cfg, cuda) -> bool:
     "Dense models, and MoE models whose experts run grouped (any `EXPERT_KERNELS` row but the loop, which breaks the graph at every hit expert)"
     return cfg.experts_kernel != 'loop' or _dense(cfg)
 
-SDPA_CUDNN_FROM = (9, 0)   # GPUs whose cuDNN attention was measured faster than PyTorch's order (Hopper); older ones keep that order
-
-def _sdpa_auto(cfg) -> str:
-    "`cudnn` on a GPU of capability `SDPA_CUDNN_FROM` or newer, else `torch`"
-    return 'cudnn' if torch.cuda.is_available() and torch.cuda.get_device_capability(0) >= SDPA_CUDNN_FROM else 'torch'
-
-def _sdpa_suits(cfg, cuda) -> bool:
-    "Whether the model's attention goes through SDPA: `--attn_implementation sdpa`, or `auto` where transformers picks it for the class"
-    if cfg.attn_implementation != AUTO: return cfg.attn_implementation == 'sdpa'
-    return _empty(cfg.model_name).config._attn_implementation == 'sdpa'
-
 def _fused_dropout_suits(cfg, cuda) -> bool:
     from fsdp_qlora.adapters import TRAIN_TYPES
     works = LORA_DROPOUTS['fused'].adapters
@@ -696,7 +658,6 @@ SPEED_DEFAULTS = {d.flag: d for d in [
     SpeedDefault('use_activation_cpu_offload', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing, why='saved layer inputs in host memory'),
     SpeedDefault('checkpoint_halves', True, False, lambda cfg, cuda: cfg.use_gradient_checkpointing and not cfg.reentrant_checkpointing
                  and _halves_row(cfg), why='attention and MLP checkpointed apart'),
-    SpeedDefault('sdpa_backend', _sdpa_auto, 'torch', _sdpa_suits, why="cuDNN's attention first on Hopper"),
     SpeedDefault('use_cpu_offload', False, True, lambda cfg, cuda: not _offload_needed(cfg, cuda), why='the frozen base fits the GPU'),
 ]}
 

@@ -28,7 +28,7 @@ from .load import resolve_model, empty_model, load_weights, save_quantized
 from .data import load_records, InstructionDataset, PackedDataset, make_dataloader, get_tokenizer, check_targets, make_dataset
 from .fsdp import SHARDINGS, make_mesh, needs_fsdp, shard_model, materialize, capture_real, check_model, checkpoint_layers
 from .checkpoint import Checkpointer, Stopper, RunStopped, TrainingDiverged, FaultInjected, fault_point
-from .speed import LOSSES, LORA_DROPOUTS, sdpa_kernels, resolve_speed, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES, use_base_matmul
+from .speed import LOSSES, LORA_DROPOUTS, resolve_speed, head_replaced, compile_layers, ActivationOffload, OFFLOAD_PREFETCH_BYTES, use_base_matmul
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'ATTEMPT_KEY', 'LOST_PEER', 'ENDINGS', 'OptimizerSpec', 'Run', 'wait_for_rank0',
@@ -403,7 +403,7 @@ def fit(run: Run, model, loader, stop: Stopper | None = None) -> list[float]:
     clip = cfg.grad_norm if cfg.apply_gradient_clipping else None
     model.train()
     if stop: stop.graceful = True
-    with make_profiler(run) as prof, MemorySnapshot(run), sdpa_kernels(getattr(cfg, 'sdpa_backend', 'torch')):   # --sdpa_backend: the attention kernel (speed notebook)
+    with make_profiler(run) as prof, MemorySnapshot(run):
         for epoch in range(ck.start_epoch, cfg.num_epochs):
             loader.sampler.set_epoch(epoch)
             for micro in _chunks(ck.batches(loader, epoch), cfg.gradient_accumulation_steps):
