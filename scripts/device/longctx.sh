@@ -15,7 +15,7 @@
 #     a try, no try started with under 60 s left. (Unsloth at 32k is not run: it did not finish in time last call;
 #     issue 23 gives 13.35 allocated / 15.35 reserved GiB, 6,672 tok/s for it on an H100.)
 # Env: BUDGET, DETAIL, START (or START_OURS, START_UNSLOTH), PARTS (default "16k old 32k search"), STEPS16 (3), EXTRA16 (more rows for
-#      part 1, e.g. ours_custom_qlora+use_activation_cpu_offload=false; each ~1 minute, taken from the searches' time).
+#      part 1, e.g. ours_custom_qlora+base_matmul=fp8; each ~90 s, added to part 1's limit and taken from the searches' time).
 # Results in $OUT: longctx_16384_new.json, longctx_16384_old.json, longctx_32768_new.json, search_ours.json,
 # search_unsloth.json, longctx.log (everything), logs.tgz (each process's log).
 set -o pipefail
@@ -73,7 +73,8 @@ CK3="from fsdp_qlora.benchmark import SHAPES, bench_checkpoint; print(bench_chec
 has search && { timeout 200 python3 -c "$CK3" > /tmp/ck3.log 2>&1 & }     # both checkpoints at once: nothing is measured yet
 part "Llama-2-7B checkpoint" 150 python3 -c "from fsdp_qlora.benchmark import SHAPES, bench_checkpoint; print(bench_checkpoint(SHAPES['llama2_7b'], '/tmp/bench'))"
 wait; cat /tmp/ck3.log >> $LOG 2>/dev/null
-has 16k && part "16k: ours (new) and Unsloth" 220 $B --shape llama2_7b --context_length 16384 --steps ${STEPS16:-3} --warmup_steps 2 \
+N16=$(( $(echo "${EXTRA16}" | tr ',' '\n' | grep -c .) ))      # each EXTRA16 row adds ~90 s (load, compile, 5 steps at 16k)
+has 16k && part "16k: ours (new) and Unsloth" $(( 220 + 90*N16 )) $B --shape llama2_7b --context_length 16384 --steps ${STEPS16:-3} --warmup_steps 2 \
   --stacks ours_custom_qlora${EXTRA16:+,$EXTRA16},unsloth_qlora --timeout 150 --output $OUT/longctx_16384_new.json
 if has old && grep -q record_stream /tmp/old/fsdp_qlora/speed.py; then
   part "16k: ours (old record_stream offload)${DETAIL:+, memory detail}" 110 $OLD --shape llama2_7b --context_length 16384 \
